@@ -1,0 +1,3 @@
+//! Sockets for ringloop, built on io_uring ops (see issue: networking).
+//! Nothing is exported yet.
+#![forbid(unsafe_code)]

@@ -1,0 +1,277 @@
+//! Owned buffers for completion I/O.
+//!
+//! The kernel reads or writes a buffer after the call that submitted the op
+//! has returned, so ops take buffers by value and hand them back with the
+//! result: `read(buf) -> (io::Result<usize>, buf)`.
+//!
+//! A read fills a buffer from its start up to its capacity
+//! ([`IoBuf::bytes_total`]) and sets its length to the bytes read; slice a
+//! buffer (`buf.slice(n..)`) to read into or write from part of it.
+
+use std::ops::{Bound, RangeBounds};
+
+/// A buffer the kernel may read from.
+///
+/// # Safety
+/// `stable_ptr()` must point to `bytes_init()` initialized bytes that stay
+/// valid, at the same address, while the value lives and when it is moved
+/// (heap memory or `'static` data), and `bytes_init() <= bytes_total()`.
+pub unsafe trait IoBuf: 'static {
+    /// Pointer to the start of the buffer.
+    fn stable_ptr(&self) -> *const u8;
+    /// Number of initialized bytes (what a write sends).
+    fn bytes_init(&self) -> usize;
+    /// Total capacity in bytes (what a read may fill).
+    fn bytes_total(&self) -> usize;
+
+    /// A view of part of the buffer; the range is within `0..bytes_total()`.
+    ///
+    /// # Panics
+    /// If the range is out of bounds or decreasing.
+    fn slice(self, range: impl RangeBounds<usize>) -> Slice<Self>
+    where
+        Self: Sized,
+    {
+        let begin = match range.start_bound() {
+            Bound::Included(&n) => n,
+            Bound::Excluded(&n) => n.checked_add(1).expect("range start overflows"),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&n) => n.checked_add(1).expect("range end overflows"),
+            Bound::Excluded(&n) => n,
+            Bound::Unbounded => self.bytes_total(),
+        };
+        assert!(begin <= end, "slice range starts at {begin} but ends at {end}");
+        assert!(end <= self.bytes_total(), "slice range end {end} exceeds the buffer's capacity {}", self.bytes_total());
+        Slice { buf: self, begin, end }
+    }
+}
+
+/// A buffer the kernel may write into.
+///
+/// # Safety
+/// As for [`IoBuf`], and `stable_mut_ptr()` must be valid for writes of
+/// `bytes_total()` bytes.
+pub unsafe trait IoBufMut: IoBuf {
+    /// Pointer to the start of the buffer, for writing.
+    fn stable_mut_ptr(&mut self) -> *mut u8;
+    /// Marks the first `pos` bytes as initialized (never shrinks).
+    ///
+    /// # Safety
+    /// The first `pos` bytes must have been initialized (by the kernel).
+    unsafe fn set_init(&mut self, pos: usize);
+}
+
+// SAFETY: a Vec's buffer is heap memory that moving the Vec does not move;
+// len <= capacity.
+unsafe impl IoBuf for Vec<u8> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: as above; the whole capacity is writable.
+unsafe impl IoBufMut for Vec<u8> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        if self.len() < pos {
+            // SAFETY: the caller guarantees the first `pos` bytes are
+            // initialized, and `pos <= capacity` since the kernel wrote them.
+            unsafe { self.set_len(pos) };
+        }
+    }
+}
+
+// SAFETY: a boxed slice is heap memory (or dangling and empty), all initialized.
+unsafe impl IoBuf for Box<[u8]> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: as above; every byte is writable and already initialized.
+unsafe impl IoBufMut for Box<[u8]> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, _pos: usize) {}
+}
+
+// SAFETY: `'static` data never moves or goes away.
+unsafe impl IoBuf for &'static [u8] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: as above.
+unsafe impl IoBuf for &'static str {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: a String's buffer is heap memory; len <= capacity. (Not IoBufMut:
+// the kernel could write invalid UTF-8.)
+unsafe impl IoBuf for String {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: `Bytes` is an immutable view of reference-counted heap (or static)
+// memory that does not move while any handle to it lives.
+unsafe impl IoBuf for bytes::Bytes {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: `BytesMut` owns its heap region uniquely; moving the handle does
+// not move the region; len <= capacity.
+unsafe impl IoBuf for bytes::BytesMut {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: as above; the region up to capacity is writable.
+unsafe impl IoBufMut for bytes::BytesMut {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        if self.len() < pos {
+            // SAFETY: the caller guarantees the first `pos` bytes are initialized.
+            unsafe { self.set_len(pos) };
+        }
+    }
+}
+
+/// A view of the bytes `begin..end` of a buffer, itself a buffer.
+#[derive(Debug)]
+pub struct Slice<T> {
+    buf: T,
+    begin: usize,
+    end: usize,
+}
+
+impl<T: IoBuf> Slice<T> {
+    /// Offset of the view in the underlying buffer.
+    pub fn begin(&self) -> usize {
+        self.begin
+    }
+    /// End offset (exclusive) of the view in the underlying buffer.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+    /// The underlying buffer.
+    pub fn get_ref(&self) -> &T {
+        &self.buf
+    }
+    /// The underlying buffer, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.buf
+    }
+    /// Gives the underlying buffer back.
+    pub fn into_inner(self) -> T {
+        self.buf
+    }
+}
+
+// SAFETY: the view stays within the underlying buffer, whose guarantees it inherits.
+unsafe impl<T: IoBuf> IoBuf for Slice<T> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.buf.stable_ptr().wrapping_add(self.begin)
+    }
+    fn bytes_init(&self) -> usize {
+        self.buf.bytes_init().clamp(self.begin, self.end) - self.begin
+    }
+    fn bytes_total(&self) -> usize {
+        self.end - self.begin
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<T: IoBufMut> IoBufMut for Slice<T> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.buf.stable_mut_ptr().wrapping_add(self.begin)
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        // SAFETY: bytes `begin..begin + pos` are initialized per the caller,
+        // and bytes before `begin` were already (or the view begins past init,
+        // which a read into a slice beyond the buffer's length permits only
+        // for buffers that are fully initialized, such as boxed slices).
+        if self.begin <= self.buf.bytes_init() {
+            unsafe { self.buf.set_init(self.begin + pos) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_bounds_and_init() {
+        let mut v = Vec::with_capacity(16);
+        v.extend_from_slice(b"hello");
+        let s = v.slice(2..10);
+        assert_eq!(s.bytes_total(), 8);
+        assert_eq!(s.bytes_init(), 3);
+        let s = s.into_inner().slice(8..);
+        assert_eq!(s.bytes_init(), 0);
+        assert_eq!(s.bytes_total(), 8);
+    }
+
+    #[test]
+    #[should_panic(expected = "exceeds the buffer's capacity")]
+    fn slice_out_of_bounds_panics() {
+        let _ = vec![0u8; 4].slice(..5);
+    }
+}

@@ -1,0 +1,65 @@
+//! The runtime a thread is running, reached by `spawn` and the op functions.
+
+use crate::driver::Driver;
+use crate::executor::Core;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the current runtime, if this thread is inside one.
+pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|c| {
+            let c = c.try_borrow().ok()?;
+            c.as_ref().map(f)
+        })
+        .ok()
+        .flatten()
+}
+
+/// The current runtime. Panics with `what` in the message outside one.
+#[track_caller]
+pub(crate) fn core(what: &str) -> Rc<Core> {
+    with_core(Rc::clone).unwrap_or_else(|| {
+        panic!(
+            "ringloop: {what} was called outside a ringloop runtime; call it from code run by \
+             ringloop::run(...) or Runtime::block_on(...)"
+        )
+    })
+}
+
+/// The current runtime's driver (for submitting ops).
+#[track_caller]
+pub(crate) fn driver() -> Rc<RefCell<Driver>> {
+    core("an io_uring op").driver.clone()
+}
+
+/// Makes a runtime current for a scope; restores the previous one on drop.
+pub(crate) struct EnterGuard {
+    prev: Option<Rc<Core>>,
+}
+
+/// Enters `core`. With `exclusive`, panics if a runtime is already running
+/// on this thread (a nested `block_on` would deadlock its caller's loop).
+pub(crate) fn enter(core: Rc<Core>, exclusive: bool) -> EnterGuard {
+    let prev = CURRENT.with(|c| c.borrow_mut().replace(core));
+    if exclusive && prev.is_some() {
+        CURRENT.with(|c| *c.borrow_mut() = prev);
+        panic!(
+            "ringloop: cannot start a runtime from within a runtime: block_on/run was called \
+             from a task. Await the future instead, or spawn it with ringloop::spawn"
+        );
+    }
+    EnterGuard { prev }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        // Drop the replaced value outside the borrow: it may run destructors.
+        let _cur = CURRENT.try_with(|c| std::mem::replace(&mut *c.borrow_mut(), prev));
+    }
+}

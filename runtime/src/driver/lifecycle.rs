@@ -1,0 +1,89 @@
+//! The state of one in-flight op, kept in the driver's slab under the key
+//! that is the SQE's `user_data`.
+
+use std::collections::VecDeque;
+use std::io;
+use std::task::Waker;
+
+/// What a CQE said: the result (negative errno mapped to `Err`) and its flags.
+#[derive(Debug)]
+pub struct CqeResult {
+    /// `Ok(res)` for a non-negative `res`, else the errno as an `io::Error`.
+    pub result: io::Result<u32>,
+    /// The CQE flags (`IORING_CQE_F_MORE`, `IORING_CQE_F_BUFFER`, ...).
+    pub flags: u32,
+}
+
+impl CqeResult {
+    pub(crate) fn new(res: i32, flags: u32) -> Self {
+        let result = if res >= 0 {
+            Ok(res as u32)
+        } else {
+            Err(io::Error::from_raw_os_error(-res))
+        };
+        CqeResult { result, flags }
+    }
+
+    /// The buffer id of a CQE that consumed a provided buffer, if any.
+    pub fn buffer_id(&self) -> Option<u16> {
+        io_uring::cqueue::buffer_select(self.flags)
+    }
+
+    /// Whether more CQEs will follow for this (multishot) op.
+    pub fn more(&self) -> bool {
+        io_uring::cqueue::more(self.flags)
+    }
+}
+
+/// The resources of an op whose future was dropped before its CQE.
+///
+/// They must outlive the kernel's use of them, so the driver keeps them until
+/// the CQE and then runs the op's completion on them and drops the output:
+/// an abandoned accept's new fd is closed that way.
+pub(crate) trait Orphan {
+    fn complete(self: Box<Self>, cqe: CqeResult);
+}
+
+/// Like [`Orphan`], for a multishot op: every CQE is completed and dropped.
+pub(crate) trait MultiOrphan {
+    fn complete_next(&mut self, cqe: CqeResult);
+}
+
+/// The state machine of one op slot.
+pub(crate) enum Lifecycle {
+    /// Pushed to the SQ; nobody has polled it yet.
+    /// -> Waiting (polled), Completed (CQE), Ignored (dropped).
+    Submitted,
+    /// A task waits for the CQE. -> Completed (CQE), Ignored (dropped).
+    Waiting(Waker),
+    /// The CQE arrived; the op future takes it on its next poll and frees the slot.
+    Completed(CqeResult),
+    /// The op future was dropped in flight; the slot owns its resources until
+    /// the CQE, then frees everything.
+    Ignored(Box<dyn Orphan>),
+    /// A multishot op: CQEs queue up until the stream takes them. `finished`
+    /// once a CQE without IORING_CQE_F_MORE arrived.
+    Multi {
+        queue: VecDeque<CqeResult>,
+        waker: Option<Waker>,
+        finished: bool,
+    },
+    /// A multishot op whose stream was dropped: every CQE is completed and
+    /// dropped, the slot freed on the final one.
+    IgnoredMulti(Box<dyn MultiOrphan>),
+    /// The runtime shut down while the kernel still held this op and it could
+    /// not be cancelled in time: its resources are leaked, never freed.
+    Leaked,
+}
+
+impl Lifecycle {
+    /// Whether the kernel may still post a CQE for this slot.
+    pub(crate) fn in_flight(&self) -> bool {
+        match self {
+            Lifecycle::Submitted | Lifecycle::Waiting(_) => true,
+            Lifecycle::Ignored(_) | Lifecycle::IgnoredMulti(_) => true,
+            Lifecycle::Multi { finished, .. } => !finished,
+            Lifecycle::Completed(_) | Lifecycle::Leaked => false,
+        }
+    }
+}

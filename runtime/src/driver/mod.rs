@@ -1,0 +1,429 @@
+//! The ring driver: owns the io_uring, the op slots, and the only call that
+//! waits (`io_uring_enter`).
+//!
+//! Ops are pushed into the SQ in memory; [`Driver::turn`] submits them and
+//! reaps completions with one `io_uring_enter` per loop turn, and skips the
+//! syscall altogether when there is nothing to submit and the kernel has
+//! flagged no pending completion work (IORING_SETUP_TASKRUN_FLAG).
+
+mod lifecycle;
+pub(crate) mod setup;
+
+pub use lifecycle::CqeResult;
+pub(crate) use lifecycle::{Lifecycle, MultiOrphan, Orphan};
+pub use setup::Features;
+
+use io_uring::{opcode, squeue, types, IoUring};
+use slab::Slab;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// `user_data` of ASYNC_CANCEL SQEs; their CQEs carry no information we need.
+const CANCEL_TAG: u64 = u64::MAX;
+/// `user_data` of the eventfd read that carries cross-thread wake-ups.
+const WAKE_TAG: u64 = u64::MAX - 1;
+/// `user_data` of the timeout that bounds each wait during shutdown.
+const SHUTDOWN_TIMER_TAG: u64 = u64::MAX - 2;
+
+/// How long shutdown waits for cancelled ops to post their CQEs before it
+/// leaks their resources instead (the kernel may still write into them).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The owner of the ring. One per runtime, reached through `Rc<RefCell<_>>`
+/// by ops (to submit, poll and abandon) and by the executor (to turn).
+pub(crate) struct Driver {
+    /// `None` once the runtime has shut down; ops submitted after that fail.
+    ring: Option<IoUring>,
+    /// One slot per op whose CQE has not been consumed. Key = `user_data`.
+    ops: Slab<Lifecycle>,
+    features: Features,
+    /// Wakers of ops completed during the last reap, woken by the executor
+    /// after it releases the driver (so a waker can never re-enter it).
+    woken: Vec<Waker>,
+    /// Orphans whose CQE arrived, dropped outside the driver borrow for the same reason.
+    finished_orphans: Vec<(Box<dyn Orphan>, CqeResult)>,
+    /// Read end of the cross-thread wake-up eventfd (owned by the runtime's
+    /// shared state, which outlives the driver).
+    wake_fd: i32,
+    /// Target of the eventfd read. Boxed so its address is stable; the
+    /// kernel may write it until the WAKE_TAG CQE.
+    wake_buf: Box<[u8; 8]>,
+    /// Whether the eventfd read is in flight.
+    wake_armed: bool,
+    /// Set when a WAKE_TAG CQE arrived: the executor should drain the remote queue.
+    remote_woken: bool,
+    /// Set by shutdown: the eventfd read is no longer re-armed.
+    closing: bool,
+    /// Reused by shutdown's bounded waits. Boxed: the kernel reads it after the push.
+    shutdown_ts: Box<types::Timespec>,
+}
+
+impl Driver {
+    pub(crate) fn new(opts: &setup::SetupOptions, wake_fd: &OwnedFd) -> io::Result<Driver> {
+        let (ring, features) = setup::build_ring(opts)?;
+        let mut driver = Driver {
+            ring: Some(ring),
+            ops: Slab::with_capacity(64),
+            features,
+            woken: Vec::with_capacity(64),
+            finished_orphans: Vec::new(),
+            wake_fd: wake_fd.as_raw_fd(),
+            wake_buf: Box::new([0; 8]),
+            wake_armed: false,
+            remote_woken: false,
+            closing: false,
+            shutdown_ts: Box::new(types::Timespec::new()),
+        };
+        driver.arm_wake();
+        Ok(driver)
+    }
+
+    pub(crate) fn features(&self) -> Features {
+        self.features
+    }
+
+    /// Number of ops the kernel may still post a CQE for.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.ops.iter().filter(|(_, s)| s.in_flight()).count()
+    }
+
+    /// Registers a slot in `state` and pushes `entry` with its key as `user_data`.
+    /// Returns `None` if the runtime has shut down.
+    ///
+    /// # Safety
+    /// Every pointer in `entry` must stay valid, and unaliased where the
+    /// kernel writes, until the op's final CQE: the caller either keeps the
+    /// memory alive itself until then or hands it to [`Driver::abandon`].
+    pub(crate) unsafe fn submit(&mut self, entry: squeue::Entry, state: Lifecycle) -> Option<usize> {
+        self.ring.as_ref()?;
+        let key = self.ops.insert(state);
+        let entry = entry.user_data(key as u64);
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.push(&entry) };
+        Some(key)
+    }
+
+    /// Pushes one SQE, flushing the SQ to the kernel when it is full: an op is
+    /// never dropped.
+    ///
+    /// # Safety
+    /// As for [`Driver::submit`].
+    unsafe fn push(&mut self, entry: &squeue::Entry) {
+        loop {
+            let ring = self.ring.as_mut().expect("push on a live ring");
+            // SAFETY: forwarded from this function's contract.
+            if unsafe { ring.submission().push(entry) }.is_ok() {
+                return;
+            }
+            self.flush();
+        }
+    }
+
+    /// Submits everything in the SQ without waiting. On EBUSY (the kernel is
+    /// holding overflowed CQEs) it reaps and tries again.
+    fn flush(&mut self) {
+        loop {
+            let ring = self.ring.as_ref().expect("flush on a live ring");
+            match ring.submit() {
+                Ok(_) => return,
+                Err(e) if is_transient(&e) => self.reap(),
+                Err(e) => panic!("ringloop: io_uring_enter failed while submitting: {e}"),
+            }
+        }
+    }
+
+    /// Polls a single-shot op: `Ready` with its CQE (freeing the slot) or
+    /// `Pending` with the waker stored.
+    pub(crate) fn poll_op(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<CqeResult> {
+        let slot = self.ops.get_mut(key).expect("op slot exists while its future does");
+        match slot {
+            Lifecycle::Submitted => *slot = Lifecycle::Waiting(cx.waker().clone()),
+            Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => {}
+            Lifecycle::Waiting(w) => w.clone_from(cx.waker()),
+            Lifecycle::Completed(_) => match self.ops.remove(key) {
+                Lifecycle::Completed(cqe) => return Poll::Ready(cqe),
+                _ => unreachable!("matched Completed above"),
+            },
+            // The kernel may still own this op's memory; it can never complete.
+            Lifecycle::Leaked => {}
+            Lifecycle::Ignored(_) | Lifecycle::Multi { .. } | Lifecycle::IgnoredMulti(_) => {
+                unreachable!("a live single-shot op is never ignored or multishot")
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Polls a multishot op: the next CQE, `None` once the final one was taken
+    /// (the slot is then freed), or `Pending`.
+    pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Option<CqeResult>> {
+        let slot = self.ops.get_mut(key).expect("op slot exists while its stream does");
+        let Lifecycle::Multi { queue, waker, finished } = slot else {
+            if matches!(slot, Lifecycle::Leaked) {
+                return Poll::Pending;
+            }
+            unreachable!("a live multishot op is always in the Multi state");
+        };
+        if let Some(cqe) = queue.pop_front() {
+            return Poll::Ready(Some(cqe));
+        }
+        if *finished {
+            self.ops.remove(key);
+            return Poll::Ready(None);
+        }
+        match waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// The future of a single-shot op was dropped. If its CQE already arrived,
+    /// the resources are returned with it to be completed and dropped by the
+    /// caller; otherwise the slot keeps them until the CQE and the op is cancelled.
+    pub(crate) fn abandon(&mut self, key: usize, orphan: Box<dyn Orphan>) -> Option<(Box<dyn Orphan>, CqeResult)> {
+        let slot = self.ops.get_mut(key).expect("op slot exists while its future does");
+        match slot {
+            Lifecycle::Completed(_) => match self.ops.remove(key) {
+                Lifecycle::Completed(cqe) => Some((orphan, cqe)),
+                _ => unreachable!("matched Completed above"),
+            },
+            Lifecycle::Submitted | Lifecycle::Waiting(_) => {
+                *slot = Lifecycle::Ignored(orphan);
+                self.cancel(key);
+                None
+            }
+            Lifecycle::Leaked => {
+                // The kernel may write into these resources at any time: never free them.
+                std::mem::forget(orphan);
+                None
+            }
+            Lifecycle::Ignored(_) | Lifecycle::Multi { .. } | Lifecycle::IgnoredMulti(_) => {
+                unreachable!("a live single-shot op is never ignored or multishot")
+            }
+        }
+    }
+
+    /// The stream of a multishot op was dropped: queued CQEs are completed and
+    /// dropped now, later ones as they arrive; the op is cancelled.
+    pub(crate) fn abandon_multi(&mut self, key: usize, mut orphan: Box<dyn MultiOrphan>) {
+        let slot = self.ops.get_mut(key).expect("op slot exists while its stream does");
+        match std::mem::replace(slot, Lifecycle::Leaked) {
+            Lifecycle::Multi { queue, finished, .. } => {
+                for cqe in queue {
+                    orphan.complete_next(cqe);
+                }
+                if finished {
+                    self.ops.remove(key);
+                } else {
+                    *slot = Lifecycle::IgnoredMulti(orphan);
+                    self.cancel(key);
+                }
+            }
+            Lifecycle::Leaked => std::mem::forget(orphan),
+            _ => unreachable!("a live multishot op is always in the Multi state"),
+        }
+    }
+
+    /// Asks the kernel to cancel the op with this key. Best effort: the op's
+    /// CQE (completed or -ECANCELED) still arrives and frees the slot.
+    pub(crate) fn cancel(&mut self, key: usize) {
+        if self.ring.is_none() || !self.features.async_cancel {
+            return;
+        }
+        let entry = opcode::AsyncCancel::new(key as u64).build().user_data(CANCEL_TAG);
+        // SAFETY: ASYNC_CANCEL carries no pointers.
+        unsafe { self.push(&entry) };
+    }
+
+    /// Arms the eventfd read that turns a cross-thread wake into a CQE.
+    fn arm_wake(&mut self) {
+        if self.wake_armed || self.closing || self.ring.is_none() {
+            return;
+        }
+        let entry = opcode::Read::new(types::Fd(self.wake_fd), self.wake_buf.as_mut_ptr(), 8)
+            .build()
+            .user_data(WAKE_TAG);
+        // SAFETY: `wake_buf` is heap memory owned by the driver, which lives
+        // until shutdown has reaped this op's CQE (or leaks the buffer); the
+        // eventfd is owned by the runtime's shared state, which outlives the driver.
+        unsafe { self.push(&entry) };
+        self.wake_armed = true;
+    }
+
+    /// Whether a cross-thread wake-up arrived since the last call.
+    pub(crate) fn take_remote_woken(&mut self) -> bool {
+        std::mem::take(&mut self.remote_woken)
+    }
+
+    /// One loop turn: submit what is queued and reap completions. With
+    /// `block`, waits until at least one CQE is available.
+    pub(crate) fn turn(&mut self, block: bool) -> io::Result<()> {
+        self.arm_wake();
+        let Some(ring) = self.ring.as_mut() else { return Ok(()) };
+        let to_submit = ring.submission().len();
+        let mut block = block;
+        if block && !ring.completion().is_empty() {
+            block = false;
+        }
+        let sq = ring.submission();
+        let kernel_has_work = sq.taskrun() || sq.cq_overflow();
+        drop(sq);
+        // Without TASKRUN_FLAG we cannot see pending completion work, so we
+        // must ask the kernel on every turn.
+        let need_enter =
+            block || to_submit > 0 || kernel_has_work || !self.features.taskrun_flag;
+        if need_enter {
+            let min_complete = u32::from(block);
+            // IORING_ENTER_GETEVENTS (the io-uring crate keeps its constant private).
+            let flags = 1u32 << 0;
+            // SAFETY: no extended argument is passed; the SQEs being submitted
+            // were pushed under `submit`'s contract.
+            let res = unsafe {
+                ring.submitter()
+                    .enter::<libc::sigset_t>(to_submit as u32, min_complete, flags, None)
+            };
+            match res {
+                Ok(_) => {}
+                Err(e) if is_transient(&e) || e.raw_os_error() == Some(libc::ETIME) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.reap();
+        Ok(())
+    }
+
+    /// Moves every available CQE into its slot and collects the wakers to wake.
+    fn reap(&mut self) {
+        let Driver { ring, ops, woken, finished_orphans, wake_armed, remote_woken, .. } = self;
+        let Some(ring) = ring.as_mut() else { return };
+        for cqe in ring.completion() {
+            let user_data = cqe.user_data();
+            match user_data {
+                CANCEL_TAG | SHUTDOWN_TIMER_TAG => continue,
+                WAKE_TAG => {
+                    *wake_armed = false;
+                    *remote_woken = true;
+                    continue;
+                }
+                _ => {}
+            }
+            let key = user_data as usize;
+            let result = CqeResult::new(cqe.result(), cqe.flags());
+            let Some(slot) = ops.get_mut(key) else {
+                debug_assert!(false, "CQE for unknown op {key}");
+                continue;
+            };
+            match slot {
+                Lifecycle::Submitted => *slot = Lifecycle::Completed(result),
+                Lifecycle::Waiting(_) => {
+                    if let Lifecycle::Waiting(w) = std::mem::replace(slot, Lifecycle::Completed(result)) {
+                        woken.push(w);
+                    }
+                }
+                Lifecycle::Ignored(_) => {
+                    if let Lifecycle::Ignored(orphan) = ops.remove(key) {
+                        finished_orphans.push((orphan, result));
+                    }
+                }
+                Lifecycle::Multi { queue, waker, finished } => {
+                    *finished = !result.more();
+                    queue.push_back(result);
+                    if let Some(w) = waker.take() {
+                        woken.push(w);
+                    }
+                }
+                Lifecycle::IgnoredMulti(orphan) => {
+                    let last = !result.more();
+                    orphan.complete_next(result);
+                    if last {
+                        ops.remove(key);
+                    }
+                }
+                Lifecycle::Completed(_) | Lifecycle::Leaked => {
+                    debug_assert!(false, "second CQE for single-shot op {key}");
+                }
+            }
+        }
+    }
+
+    /// Hands the wakers and orphans collected by the last reaps to the caller,
+    /// which wakes and drops them after releasing the driver.
+    pub(crate) fn take_completions(&mut self, wakers: &mut Vec<Waker>, orphans: &mut Vec<(Box<dyn Orphan>, CqeResult)>) {
+        wakers.append(&mut self.woken);
+        orphans.append(&mut self.finished_orphans);
+    }
+
+    /// Cancels every op in flight and waits (bounded) for their CQEs, then
+    /// closes the ring. Resources whose CQE never came are leaked, not freed.
+    pub(crate) fn shutdown(&mut self) {
+        if self.ring.is_none() {
+            return;
+        }
+        self.closing = true;
+        let keys: Vec<usize> =
+            self.ops.iter().filter(|(_, s)| s.in_flight()).map(|(k, _)| k).collect();
+        for key in keys {
+            self.cancel(key);
+        }
+        if self.wake_armed {
+            let entry = opcode::AsyncCancel::new(WAKE_TAG).build().user_data(CANCEL_TAG);
+            // SAFETY: ASYNC_CANCEL carries no pointers.
+            unsafe { self.push(&entry) };
+        }
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while (self.wake_armed || self.in_flight() > 0) && Instant::now() < deadline {
+            *self.shutdown_ts = types::Timespec::from(Duration::from_millis(50));
+            let entry = opcode::Timeout::new(&*self.shutdown_ts).build().user_data(SHUTDOWN_TIMER_TAG);
+            // SAFETY: `shutdown_ts` is boxed and owned by the driver; the
+            // kernel copies it when the SQE is submitted, below.
+            unsafe { self.push(&entry) };
+            if self.turn(true).is_err() {
+                break;
+            }
+        }
+        // Orphans reaped above still hold results (an accepted fd, say) to release.
+        for (orphan, cqe) in std::mem::take(&mut self.finished_orphans) {
+            orphan.complete(cqe);
+        }
+        self.woken.clear();
+        let leaked = self.leak_in_flight();
+        if leaked > 0 || self.wake_armed {
+            eprintln!(
+                "ringloop: {leaked} io_uring op(s) did not complete within {SHUTDOWN_GRACE:?} of \
+                 shutdown; their buffers are leaked rather than freed while the kernel may use them"
+            );
+            if self.wake_armed {
+                // The eventfd read may still land in `wake_buf`.
+                std::mem::forget(std::mem::take(&mut self.wake_buf));
+            }
+        }
+        self.ring = None;
+    }
+
+    /// Marks every op still in flight as leaked, forgetting owned resources.
+    fn leak_in_flight(&mut self) -> usize {
+        let mut leaked = 0;
+        for (_, slot) in self.ops.iter_mut().filter(|(_, s)| s.in_flight()) {
+            match std::mem::replace(slot, Lifecycle::Leaked) {
+                Lifecycle::Ignored(o) => std::mem::forget(o),
+                Lifecycle::IgnoredMulti(o) => std::mem::forget(o),
+                _ => {}
+            }
+            leaked += 1;
+        }
+        leaked
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Errors of `io_uring_enter` that mean "reap, then try again".
+fn is_transient(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN | libc::EINTR))
+}

@@ -1,0 +1,160 @@
+//! Creating the ring: feature probing, set-up flags with fallbacks, and the
+//! error a user sees when io_uring is unavailable.
+
+use io_uring::{opcode, IoUring, Probe};
+use std::io;
+
+/// What the ring was actually set up with, after fallbacks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Features {
+    /// IORING_SETUP_COOP_TASKRUN (5.19): completions do not interrupt the task.
+    pub coop_taskrun: bool,
+    /// IORING_SETUP_TASKRUN_FLAG (5.19): the kernel flags pending completion work,
+    /// so a turn can skip `io_uring_enter` when there is nothing to submit or reap.
+    pub taskrun_flag: bool,
+    /// IORING_SETUP_SINGLE_ISSUER + IORING_SETUP_DEFER_TASKRUN (6.1): completion
+    /// work runs only when the loop asks for it.
+    pub defer_taskrun: bool,
+    /// IORING_SETUP_SUBMIT_ALL (5.18): a bad SQE does not stop the batch.
+    pub submit_all: bool,
+    /// Multishot accept (5.19).
+    pub multishot_accept: bool,
+    /// Multishot recv with a provided-buffer ring (6.0).
+    pub multishot_recv: bool,
+    /// IORING_OP_ASYNC_CANCEL understood.
+    pub async_cancel: bool,
+    /// IORING_FEAT_NODROP: completions are never dropped on CQ overflow.
+    pub nodrop: bool,
+}
+
+/// The ring set-up choices a [`Builder`](crate::Builder) passes down.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SetupOptions {
+    pub entries: u32,
+    pub coop_taskrun: bool,
+    pub defer_taskrun: bool,
+}
+
+/// Builds the ring, dropping optional flags the kernel rejects (EINVAL) one
+/// tier at a time, and probes the opcodes the runtime uses.
+pub(crate) fn build_ring(opts: &SetupOptions) -> io::Result<(IoUring, Features)> {
+    // Tiers from the newest kernels down to 5.15 LTS.
+    let tiers: [(bool, bool, bool); 3] = [
+        (opts.coop_taskrun, opts.defer_taskrun, true),
+        (opts.coop_taskrun, false, true),
+        (false, false, false),
+    ];
+    let mut last_err = None;
+    for (coop, defer, submit_all) in tiers {
+        let mut b = IoUring::builder();
+        b.setup_cqsize(opts.entries.saturating_mul(4));
+        if coop {
+            b.setup_coop_taskrun().setup_taskrun_flag();
+        }
+        if defer {
+            b.setup_single_issuer().setup_defer_taskrun();
+        }
+        if submit_all {
+            b.setup_submit_all();
+        }
+        match b.build(opts.entries) {
+            Ok(ring) => {
+                let mut features = Features {
+                    coop_taskrun: coop,
+                    taskrun_flag: coop,
+                    defer_taskrun: defer,
+                    submit_all,
+                    nodrop: ring.params().is_feature_nodrop(),
+                    ..Features::default()
+                };
+                probe(&ring, &mut features);
+                return Ok((ring, features));
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last_err = Some(e),
+            Err(e) => return Err(setup_error(e)),
+        }
+    }
+    Err(setup_error(last_err.expect("at least one tier was tried")))
+}
+
+fn probe(ring: &IoUring, features: &mut Features) {
+    let mut probe = Probe::new();
+    if ring.submitter().register_probe(&mut probe).is_err() {
+        // IORING_REGISTER_PROBE is 5.6+; everything we need is older than the
+        // kernels that lack it, so assume only the basics.
+        features.async_cancel = true;
+        return;
+    }
+    features.async_cancel = probe.is_supported(opcode::AsyncCancel::CODE);
+    // Multishot accept and recv have no opcode of their own; they arrived with
+    // opcodes of the same releases (SOCKET in 5.19, SEND_ZC in 6.0).
+    features.multishot_accept = probe.is_supported(opcode::Socket::CODE);
+    features.multishot_recv = probe.is_supported(opcode::SendZc::CODE);
+}
+
+/// Turns an `io_uring_setup` failure into an error that names the cause and the fix.
+pub(crate) fn setup_error(e: io::Error) -> io::Error {
+    let errno = e.raw_os_error().unwrap_or(0);
+    let cause = match errno {
+        libc::ENOSYS => "the kernel has no io_uring (built without CONFIG_IO_URING) or a seccomp \
+                         profile hides the io_uring_setup syscall (Docker's default profile does)"
+            .to_string(),
+        libc::EPERM | libc::EACCES => match crate::sys::io_uring_disabled_sysctl() {
+            Some(2) => "the sysctl kernel.io_uring_disabled is 2, which disables io_uring for \
+                        every process"
+                .to_string(),
+            Some(1) => "the sysctl kernel.io_uring_disabled is 1, which allows io_uring only for \
+                        processes in the group kernel.io_uring_group"
+                .to_string(),
+            _ => "the process is not allowed to create an io_uring: a seccomp profile (such as \
+                  Docker's default) or an LSM policy blocks io_uring_setup"
+                .to_string(),
+        },
+        libc::ENOMEM => "the kernel could not allocate the ring: the locked-memory limit \
+                         (ulimit -l, RLIMIT_MEMLOCK) is too low for kernels before 5.12, or \
+                         memory is exhausted"
+            .to_string(),
+        libc::EMFILE | libc::ENFILE => "the process or system is out of file descriptors".to_string(),
+        _ => format!("io_uring_setup failed: {e}"),
+    };
+    let fix = match errno {
+        libc::ENOSYS | libc::EPERM | libc::EACCES => {
+            "To fix it: set `sysctl kernel.io_uring_disabled=0`, or add this user to \
+             kernel.io_uring_group, or run the container with a seccomp profile that allows \
+             io_uring_setup, io_uring_enter and io_uring_register \
+             (e.g. docker run --security-opt seccomp=<profile>)"
+        }
+        libc::ENOMEM => "To fix it: raise RLIMIT_MEMLOCK or use a smaller ring (Builder::entries)",
+        libc::EMFILE | libc::ENFILE => "To fix it: close file descriptors or raise RLIMIT_NOFILE",
+        _ => "ringloop needs io_uring on Linux 5.15 or newer",
+    };
+    io::Error::new(
+        e.kind(),
+        format!("ringloop: io_uring is not available: {cause} ({e}). {fix}."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_error_names_cause_and_fix() {
+        let e = setup_error(io::Error::from_raw_os_error(libc::ENOSYS));
+        let msg = e.to_string();
+        assert!(msg.contains("io_uring is not available"), "{msg}");
+        assert!(msg.contains("seccomp"), "{msg}");
+        assert!(msg.contains("To fix it"), "{msg}");
+        let e = setup_error(io::Error::from_raw_os_error(libc::EPERM));
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert!(e.to_string().contains("io_uring_disabled") || e.to_string().contains("seccomp"));
+    }
+
+    #[test]
+    fn default_tier_builds_with_probed_features() {
+        let opts = SetupOptions { entries: 8, coop_taskrun: true, defer_taskrun: true };
+        let (_ring, f) = build_ring(&opts).expect("this machine has io_uring");
+        assert!(f.nodrop);
+        assert!(f.async_cancel);
+    }
+}

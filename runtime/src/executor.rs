@@ -1,0 +1,211 @@
+//! The single-threaded executor: the task slab, the run queue, and the loop
+//! that alternates between polling tasks and turning the ring.
+
+use crate::driver::{CqeResult, Driver, Orphan};
+use crate::task::waker::{Header, Shared, MAIN_KEY};
+use crate::task::{JoinHandle, Meta, Runnable, Task, UnhandledPanic};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+/// Executor settings fixed at build time.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// Tasks polled per turn before the ring is checked (fairness for I/O).
+    pub(crate) event_interval: u32,
+    pub(crate) debug: bool,
+    pub(crate) unhandled_panic: UnhandledPanic,
+}
+
+/// Everything one runtime owns. Lives in an `Rc`, made current on its thread
+/// while the runtime runs.
+pub(crate) struct Core {
+    pub(crate) driver: Rc<RefCell<Driver>>,
+    pub(crate) shared: Arc<Shared>,
+    tasks: RefCell<slab::Slab<Rc<dyn Runnable>>>,
+    /// Tasks ready to run, as (slot, id): a stale entry whose id no longer
+    /// matches its slot is skipped.
+    queue: RefCell<VecDeque<(usize, u64)>>,
+    main_woken: Cell<bool>,
+    next_id: Cell<u64>,
+    config: Config,
+    /// Scratch space reused every turn (no allocation in steady state).
+    wakers: RefCell<Vec<Waker>>,
+    orphans: RefCell<Vec<(Box<dyn Orphan>, CqeResult)>>,
+    remote: RefCell<Vec<(usize, u64)>>,
+}
+
+impl Core {
+    pub(crate) fn new(driver: Driver, shared: Arc<Shared>, config: Config) -> Core {
+        Core {
+            driver: Rc::new(RefCell::new(driver)),
+            shared,
+            tasks: RefCell::new(slab::Slab::with_capacity(64)),
+            queue: RefCell::new(VecDeque::with_capacity(64)),
+            main_woken: Cell::new(false),
+            next_id: Cell::new(1),
+            config,
+            wakers: RefCell::new(Vec::new()),
+            orphans: RefCell::new(Vec::new()),
+            remote: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Queues a task woken on this thread.
+    pub(crate) fn schedule(&self, key: usize, id: u64) {
+        if key == MAIN_KEY {
+            self.main_woken.set(true);
+        } else {
+            self.queue.borrow_mut().push_back((key, id));
+        }
+    }
+
+    pub(crate) fn spawn<F: Future + 'static>(
+        &self,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output> {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let mut tasks = self.tasks.borrow_mut();
+        let entry = tasks.vacant_entry();
+        let key = entry.key();
+        let header = Arc::new(Header {
+            key,
+            id,
+            scheduled: AtomicBool::new(true),
+            shared: self.shared.clone(),
+        });
+        let task = Task::new(future, header, Meta { id, name, location }, &self.config);
+        entry.insert(task.clone());
+        drop(tasks);
+        self.queue.borrow_mut().push_back((key, id));
+        JoinHandle::new(task)
+    }
+
+    /// Runs `future` to completion, running spawned tasks and the ring meanwhile.
+    pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
+        let _enter = crate::context::enter(self.clone(), true);
+        let header = Arc::new(Header {
+            key: MAIN_KEY,
+            id: 0,
+            scheduled: AtomicBool::new(true),
+            shared: self.shared.clone(),
+        });
+        let waker = Waker::from(header.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        self.main_woken.set(true);
+        loop {
+            if self.main_woken.replace(false) {
+                header.scheduled.store(false, Ordering::Release);
+                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    return out;
+                }
+            }
+            self.run_ready_tasks();
+            self.drain_remote();
+            let idle = !self.main_woken.get() && self.queue.borrow().is_empty();
+            self.turn(idle);
+        }
+    }
+
+    /// Polls up to `event_interval` ready tasks.
+    fn run_ready_tasks(&self) {
+        for _ in 0..self.config.event_interval {
+            let Some((key, id)) = self.queue.borrow_mut().pop_front() else { return };
+            let task = match self.tasks.borrow().get(key) {
+                Some(task) if task.header().id == id => task.clone(),
+                _ => continue,
+            };
+            if task.run(&self.config) {
+                let mut tasks = self.tasks.borrow_mut();
+                if tasks.get(key).is_some_and(|t| t.header().id == id) {
+                    let task = tasks.remove(key);
+                    drop(tasks);
+                    drop(task);
+                }
+            }
+            if self.main_woken.get() {
+                return;
+            }
+        }
+    }
+
+    /// Queues tasks woken from other threads.
+    fn drain_remote(&self) {
+        let mut remote = self.remote.borrow_mut();
+        self.shared.drain_remote(&mut remote);
+        for (key, id) in remote.drain(..) {
+            self.schedule(key, id);
+        }
+    }
+
+    /// Submits and reaps once, then wakes the completed ops' tasks and frees
+    /// abandoned ops' resources outside the driver borrow.
+    fn turn(&self, block: bool) {
+        let mut wakers = std::mem::take(&mut *self.wakers.borrow_mut());
+        let mut orphans = std::mem::take(&mut *self.orphans.borrow_mut());
+        {
+            let mut driver = self.driver.borrow_mut();
+            if let Err(e) = driver.turn(block) {
+                panic!("ringloop: io_uring_enter failed: {e}; the ring cannot make progress");
+            }
+            driver.take_completions(&mut wakers, &mut orphans);
+            driver.take_remote_woken();
+        }
+        for (orphan, cqe) in orphans.drain(..) {
+            orphan.complete(cqe);
+        }
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        *self.wakers.borrow_mut() = wakers;
+        *self.orphans.borrow_mut() = orphans;
+    }
+
+    /// Descriptions of the tasks that have not finished.
+    pub(crate) fn pending_tasks(&self) -> Vec<String> {
+        self.tasks.borrow().iter().map(|(_, t)| t.meta().to_string()).collect()
+    }
+
+    /// Cancels every task, then every op, and closes the ring.
+    pub(crate) fn shutdown(self: &Rc<Self>) {
+        let _enter = crate::context::enter(self.clone(), false);
+        if self.config.debug {
+            let pending = self.pending_tasks();
+            if !pending.is_empty() {
+                eprintln!(
+                    "ringloop debug: {} task(s) still pending at shutdown are cancelled:",
+                    pending.len()
+                );
+                for task in pending {
+                    eprintln!("  {task}");
+                }
+            }
+        }
+        // Dropping a future may spawn or wake; repeat until nothing is left.
+        loop {
+            let tasks: Vec<_> = self.tasks.borrow_mut().drain().collect();
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                task.cancel();
+            }
+        }
+        self.queue.borrow_mut().clear();
+        self.driver.borrow_mut().shutdown();
+        let orphans = std::mem::take(&mut *self.orphans.borrow_mut());
+        for (orphan, cqe) in orphans {
+            orphan.complete(cqe);
+        }
+    }
+}

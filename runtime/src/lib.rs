@@ -1,0 +1,41 @@
+//! The core of [ringloop](https://docs.rs/ringloop): an io_uring event loop,
+//! a single-threaded executor and the public op API.
+//!
+//! ```
+//! use ringloop_runtime::{run, spawn};
+//!
+//! let sum = run(async {
+//!     let tasks: Vec<_> = (0..10u64).map(|i| spawn(async move { i * i })).collect();
+//!     let mut sum = 0;
+//!     for t in tasks {
+//!         sum += t.await.unwrap();
+//!     }
+//!     sum
+//! });
+//! assert_eq!(sum, 285);
+//! ```
+//!
+//! Layering: this crate knows io_uring opcodes, buffers and tasks; it knows
+//! nothing of timers or sockets as abstractions. `ringloop-timer` and
+//! `ringloop-net` are built on [`op`], the same API users may call to submit
+//! opcodes the runtime does not wrap yet.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+pub mod buf;
+mod context;
+mod driver;
+mod executor;
+pub mod fd;
+pub mod op;
+mod runtime;
+mod sys;
+mod task;
+
+pub use driver::Features;
+pub use runtime::{features, run, Builder, Runtime};
+pub use sys::open_fd_count;
+pub use task::{spawn, spawn_named, yield_now, JoinError, JoinHandle, UnhandledPanic, YieldNow};
+
+/// Re-export of the `io-uring` crate, to build SQEs for [`op::Op::new`].
+pub use io_uring;

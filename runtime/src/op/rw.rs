@@ -1,0 +1,96 @@
+//! Reading and writing: READ/WRITE (files, pipes, any fd) and RECV/SEND (sockets).
+
+use super::{cqe_len, Completable, CqeResult, Op};
+use crate::buf::{IoBuf, IoBufMut};
+use crate::fd::SharedFd;
+use io_uring::{opcode, types};
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// The kernel's "current file position" offset for READ/WRITE.
+const CURRENT_POSITION: u64 = u64::MAX;
+
+fn len_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// A READ or RECV in flight; yields `(result, buf)` with `buf`'s length set
+/// to the bytes read.
+#[derive(Debug)]
+pub struct Read<B> {
+    _fd: SharedFd,
+    buf: B,
+}
+
+/// A RECV in flight (same output as [`Read`]).
+pub type Recv<B> = Read<B>;
+
+impl<B: IoBufMut> Completable for Read<B> {
+    type Output = (io::Result<usize>, B);
+    fn complete(mut self, cqe: CqeResult) -> Self::Output {
+        let res = cqe_len(cqe);
+        if let Ok(n) = res {
+            // SAFETY: the kernel initialized the first `n` bytes of the buffer.
+            unsafe { self.buf.set_init(n) };
+        }
+        (res, self.buf)
+    }
+}
+
+/// A WRITE or SEND in flight; yields `(bytes written, buf)`.
+#[derive(Debug)]
+pub struct Write<B> {
+    _fd: SharedFd,
+    buf: B,
+}
+
+/// A SEND in flight (same output as [`Write`]).
+pub type Send<B> = Write<B>;
+
+impl<B: IoBuf> Completable for Write<B> {
+    type Output = (io::Result<usize>, B);
+    fn complete(self, cqe: CqeResult) -> Self::Output {
+        (cqe_len(cqe), self.buf)
+    }
+}
+
+/// Reads into `buf` (from its start, up to its capacity) at `offset`, or at
+/// the file position if `offset` is `None`.
+pub fn read<B: IoBufMut>(fd: &SharedFd, mut buf: B, offset: Option<u64>) -> Op<Read<B>> {
+    let entry = opcode::Read::new(types::Fd(fd.as_raw_fd()), buf.stable_mut_ptr(), len_u32(buf.bytes_total()))
+        .offset(offset.unwrap_or(CURRENT_POSITION))
+        .build();
+    // SAFETY: the pointer and length describe `buf`'s stable heap memory
+    // (IoBufMut contract), owned by the op with a clone of the fd.
+    unsafe { Op::new(Read { _fd: fd.clone(), buf }, entry) }
+}
+
+/// Receives from a socket into `buf` (from its start, up to its capacity).
+pub fn recv<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32) -> Op<Recv<B>> {
+    let entry = opcode::Recv::new(types::Fd(fd.as_raw_fd()), buf.stable_mut_ptr(), len_u32(buf.bytes_total()))
+        .flags(flags)
+        .build();
+    // SAFETY: as in `read`.
+    unsafe { Op::new(Read { _fd: fd.clone(), buf }, entry) }
+}
+
+/// Writes the initialized bytes of `buf` at `offset`, or at the file
+/// position if `offset` is `None`. May write fewer bytes than asked.
+pub fn write<B: IoBuf>(fd: &SharedFd, buf: B, offset: Option<u64>) -> Op<Write<B>> {
+    let entry = opcode::Write::new(types::Fd(fd.as_raw_fd()), buf.stable_ptr(), len_u32(buf.bytes_init()))
+        .offset(offset.unwrap_or(CURRENT_POSITION))
+        .build();
+    // SAFETY: the pointer and length describe `buf`'s initialized, stable
+    // memory (IoBuf contract), owned by the op with a clone of the fd.
+    unsafe { Op::new(Write { _fd: fd.clone(), buf }, entry) }
+}
+
+/// Sends the initialized bytes of `buf` on a socket. `MSG_NOSIGNAL` is always
+/// added: a peer that went away is an `EPIPE` error, not a SIGPIPE.
+pub fn send<B: IoBuf>(fd: &SharedFd, buf: B, flags: i32) -> Op<Send<B>> {
+    let entry = opcode::Send::new(types::Fd(fd.as_raw_fd()), buf.stable_ptr(), len_u32(buf.bytes_init()))
+        .flags(flags | libc::MSG_NOSIGNAL)
+        .build();
+    // SAFETY: as in `write`.
+    unsafe { Op::new(Write { _fd: fd.clone(), buf }, entry) }
+}

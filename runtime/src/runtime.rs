@@ -1,0 +1,201 @@
+//! `Runtime`, its `Builder`, and `run`.
+
+use crate::driver::setup::SetupOptions;
+use crate::driver::{Driver, Features};
+use crate::executor::{Config, Core};
+use crate::task::{JoinHandle, UnhandledPanic};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::panic::Location;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// An io_uring event loop with its executor. Not `Send`: a runtime, its
+/// tasks and its ring belong to the thread that created it.
+///
+/// Dropping the runtime cancels its remaining tasks, then cancels the ops
+/// still in flight and waits for their completions before any memory the
+/// kernel could write is freed.
+pub struct Runtime {
+    core: Rc<Core>,
+}
+
+impl Runtime {
+    /// A runtime with the default settings.
+    ///
+    /// # Errors
+    /// When io_uring cannot be set up; the error names the cause (a sysctl,
+    /// a seccomp profile, a memory limit) and what to do about it.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A builder to configure a runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs `future` to completion on this thread, with the runtime's tasks
+    /// and ops making progress meanwhile.
+    ///
+    /// # Panics
+    /// If called from inside a runtime (a task), or if the future panics.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.core.block_on(future)
+    }
+
+    /// Spawns a task on this runtime; it runs when the runtime next runs.
+    #[track_caller]
+    pub fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
+        self.core.spawn(future, None, Location::caller())
+    }
+
+    /// What the ring was set up with on this kernel.
+    pub fn features(&self) -> Features {
+        self.core.driver.borrow().features()
+    }
+
+    /// Number of ops the kernel may still post a completion for.
+    pub fn ops_in_flight(&self) -> usize {
+        self.core.driver.borrow().in_flight()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.core.shutdown();
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("features", &self.features()).finish()
+    }
+}
+
+/// Configures a [`Runtime`].
+///
+/// ```
+/// let rt = ringloop_runtime::Runtime::builder().entries(512).debug(true).build().unwrap();
+/// assert_eq!(rt.block_on(async { 7 }), 7);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    entries: u32,
+    coop_taskrun: bool,
+    defer_taskrun: bool,
+    event_interval: u32,
+    debug: Option<bool>,
+    unhandled_panic: UnhandledPanic,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// The default settings: 256 SQ entries, COOP_TASKRUN and DEFER_TASKRUN
+    /// where the kernel has them, 61 polls per turn, debug off unless
+    /// `RINGLOOP_DEBUG=1`, unobserved panics reported.
+    pub fn new() -> Builder {
+        Builder {
+            entries: 256,
+            coop_taskrun: true,
+            defer_taskrun: true,
+            event_interval: 61,
+            debug: None,
+            unhandled_panic: UnhandledPanic::Report,
+        }
+    }
+
+    /// SQ size (rounded up to a power of two by the kernel; the CQ is 4x).
+    /// More ops than this may be in flight: a full SQ is flushed, not refused.
+    pub fn entries(&mut self, entries: u32) -> &mut Self {
+        self.entries = entries.max(1);
+        self
+    }
+
+    /// Use IORING_SETUP_COOP_TASKRUN + TASKRUN_FLAG if the kernel has them (default on).
+    pub fn coop_taskrun(&mut self, on: bool) -> &mut Self {
+        self.coop_taskrun = on;
+        self
+    }
+
+    /// Use IORING_SETUP_SINGLE_ISSUER + DEFER_TASKRUN if the kernel has them (default on).
+    pub fn defer_taskrun(&mut self, on: bool) -> &mut Self {
+        self.defer_taskrun = on;
+        self
+    }
+
+    /// How many task polls run before the ring is checked again (default 61).
+    pub fn event_interval(&mut self, polls: u32) -> &mut Self {
+        self.event_interval = polls.max(1);
+        self
+    }
+
+    /// Debug mode: report polls over 100 ms and list tasks pending at
+    /// shutdown. Defaults to the `RINGLOOP_DEBUG` environment variable.
+    pub fn debug(&mut self, on: bool) -> &mut Self {
+        self.debug = Some(on);
+        self
+    }
+
+    /// What to do when a task panics and its handle was dropped.
+    pub fn unhandled_panic(&mut self, policy: UnhandledPanic) -> &mut Self {
+        self.unhandled_panic = policy;
+        self
+    }
+
+    /// Creates the runtime.
+    ///
+    /// # Errors
+    /// When io_uring cannot be set up (see [`Runtime::new`]), or the
+    /// process is out of file descriptors.
+    pub fn build(&self) -> io::Result<Runtime> {
+        let wake_fd = crate::sys::eventfd()?;
+        let opts = SetupOptions {
+            entries: self.entries,
+            coop_taskrun: self.coop_taskrun,
+            defer_taskrun: self.defer_taskrun,
+        };
+        let driver = Driver::new(&opts, &wake_fd)?;
+        let debug = self.debug.unwrap_or_else(|| {
+            std::env::var("RINGLOOP_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0")
+        });
+        let config = Config {
+            event_interval: self.event_interval,
+            debug,
+            unhandled_panic: self.unhandled_panic,
+        };
+        let shared = Arc::new(crate::task::waker::Shared::new(wake_fd));
+        Ok(Runtime { core: Rc::new(Core::new(driver, shared, config)) })
+    }
+}
+
+/// Runs `future` on a new runtime and returns its output; the runtime's
+/// remaining tasks are cancelled when it returns (listed in debug mode).
+///
+/// # Panics
+/// If io_uring cannot be set up (with the message of [`Runtime::new`]'s
+/// error), if called from inside a runtime, or if `future` panics.
+///
+/// ```
+/// assert_eq!(ringloop_runtime::run(async { 1 + 1 }), 2);
+/// ```
+#[track_caller]
+pub fn run<F: Future>(future: F) -> F::Output {
+    let rt = Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    rt.block_on(future)
+}
+
+/// What the current runtime's ring was set up with.
+///
+/// # Panics
+/// Outside a ringloop runtime.
+#[track_caller]
+pub fn features() -> Features {
+    crate::context::core("ringloop::features").driver.borrow().features()
+}
