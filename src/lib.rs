@@ -23,3 +23,8 @@ pub use ringloop_runtime::{
     buf, fd, features, op, run, spawn, spawn_named, yield_now, Builder, Features, JoinError,
     JoinHandle, Runtime, UnhandledPanic, YieldNow,
 };
+
+/// Timers: `sleep`, `sleep_until`, `timeout`, `timeout_at` (crate `ringloop-timer`).
+pub mod time {
+    pub use ringloop_timer::*;
+}

@@ -42,9 +42,20 @@ pub unsafe trait IoBuf: 'static {
             Bound::Excluded(&n) => n,
             Bound::Unbounded => self.bytes_total(),
         };
-        assert!(begin <= end, "slice range starts at {begin} but ends at {end}");
-        assert!(end <= self.bytes_total(), "slice range end {end} exceeds the buffer's capacity {}", self.bytes_total());
-        Slice { buf: self, begin, end }
+        assert!(
+            begin <= end,
+            "slice range starts at {begin} but ends at {end}"
+        );
+        assert!(
+            end <= self.bytes_total(),
+            "slice range end {end} exceeds the buffer's capacity {}",
+            self.bytes_total()
+        );
+        Slice {
+            buf: self,
+            begin,
+            end,
+        }
     }
 }
 

@@ -120,7 +120,9 @@ impl Core {
     /// Polls up to `event_interval` ready tasks.
     fn run_ready_tasks(&self) {
         for _ in 0..self.config.event_interval {
-            let Some((key, id)) = self.queue.borrow_mut().pop_front() else { return };
+            let Some((key, id)) = self.queue.borrow_mut().pop_front() else {
+                return;
+            };
             let task = match self.tasks.borrow().get(key) {
                 Some(task) if task.header().id == id => task.clone(),
                 _ => continue,
@@ -173,7 +175,11 @@ impl Core {
 
     /// Descriptions of the tasks that have not finished.
     pub(crate) fn pending_tasks(&self) -> Vec<String> {
-        self.tasks.borrow().iter().map(|(_, t)| t.meta().to_string()).collect()
+        self.tasks
+            .borrow()
+            .iter()
+            .map(|(_, t)| t.meta().to_string())
+            .collect()
     }
 
     /// Cancels every task, then every op, and closes the ring.

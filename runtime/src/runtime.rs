@@ -70,7 +70,9 @@ impl Drop for Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("features", &self.features()).finish()
+        f.debug_struct("Runtime")
+            .field("features", &self.features())
+            .finish()
     }
 }
 
@@ -171,7 +173,9 @@ impl Builder {
             unhandled_panic: self.unhandled_panic,
         };
         let shared = Arc::new(crate::task::waker::Shared::new(wake_fd));
-        Ok(Runtime { core: Rc::new(Core::new(driver, shared, config)) })
+        Ok(Runtime {
+            core: Rc::new(Core::new(driver, shared, config)),
+        })
     }
 }
 
@@ -197,5 +201,8 @@ pub fn run<F: Future>(future: F) -> F::Output {
 /// Outside a ringloop runtime.
 #[track_caller]
 pub fn features() -> Features {
-    crate::context::core("ringloop::features").driver.borrow().features()
+    crate::context::core("ringloop::features")
+        .driver
+        .borrow()
+        .features()
 }

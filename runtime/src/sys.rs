@@ -45,7 +45,9 @@ pub(crate) fn eventfd_signal(fd: &OwnedFd) {
 /// Returns the number of open file descriptors of this process.
 #[doc(hidden)]
 pub fn open_fd_count() -> io::Result<usize> {
-    Ok(std::fs::read_dir("/proc/self/fd")?.count().saturating_sub(1))
+    Ok(std::fs::read_dir("/proc/self/fd")?
+        .count()
+        .saturating_sub(1))
 }
 
 /// Reads `kernel.io_uring_disabled` (absent before Linux 6.6).

@@ -96,7 +96,11 @@ impl Driver {
     /// Every pointer in `entry` must stay valid, and unaliased where the
     /// kernel writes, until the op's final CQE: the caller either keeps the
     /// memory alive itself until then or hands it to [`Driver::abandon`].
-    pub(crate) unsafe fn submit(&mut self, entry: squeue::Entry, state: Lifecycle) -> Option<usize> {
+    pub(crate) unsafe fn submit(
+        &mut self,
+        entry: squeue::Entry,
+        state: Lifecycle,
+    ) -> Option<usize> {
         self.ring.as_ref()?;
         let key = self.ops.insert(state);
         let entry = entry.user_data(key as u64);
@@ -137,7 +141,10 @@ impl Driver {
     /// Polls a single-shot op: `Ready` with its CQE (freeing the slot) or
     /// `Pending` with the waker stored.
     pub(crate) fn poll_op(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<CqeResult> {
-        let slot = self.ops.get_mut(key).expect("op slot exists while its future does");
+        let slot = self
+            .ops
+            .get_mut(key)
+            .expect("op slot exists while its future does");
         match slot {
             Lifecycle::Submitted => *slot = Lifecycle::Waiting(cx.waker().clone()),
             Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => {}
@@ -157,9 +164,21 @@ impl Driver {
 
     /// Polls a multishot op: the next CQE, `None` once the final one was taken
     /// (the slot is then freed), or `Pending`.
-    pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<Option<CqeResult>> {
-        let slot = self.ops.get_mut(key).expect("op slot exists while its stream does");
-        let Lifecycle::Multi { queue, waker, finished } = slot else {
+    pub(crate) fn poll_multi(
+        &mut self,
+        key: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<CqeResult>> {
+        let slot = self
+            .ops
+            .get_mut(key)
+            .expect("op slot exists while its stream does");
+        let Lifecycle::Multi {
+            queue,
+            waker,
+            finished,
+        } = slot
+        else {
             if matches!(slot, Lifecycle::Leaked) {
                 return Poll::Pending;
             }
@@ -182,8 +201,15 @@ impl Driver {
     /// The future of a single-shot op was dropped. If its CQE already arrived,
     /// the resources are returned with it to be completed and dropped by the
     /// caller; otherwise the slot keeps them until the CQE and the op is cancelled.
-    pub(crate) fn abandon(&mut self, key: usize, orphan: Box<dyn Orphan>) -> Option<(Box<dyn Orphan>, CqeResult)> {
-        let slot = self.ops.get_mut(key).expect("op slot exists while its future does");
+    pub(crate) fn abandon(
+        &mut self,
+        key: usize,
+        orphan: Box<dyn Orphan>,
+    ) -> Option<(Box<dyn Orphan>, CqeResult)> {
+        let slot = self
+            .ops
+            .get_mut(key)
+            .expect("op slot exists while its future does");
         match slot {
             Lifecycle::Completed(_) => match self.ops.remove(key) {
                 Lifecycle::Completed(cqe) => Some((orphan, cqe)),
@@ -208,9 +234,14 @@ impl Driver {
     /// The stream of a multishot op was dropped: queued CQEs are completed and
     /// dropped now, later ones as they arrive; the op is cancelled.
     pub(crate) fn abandon_multi(&mut self, key: usize, mut orphan: Box<dyn MultiOrphan>) {
-        let slot = self.ops.get_mut(key).expect("op slot exists while its stream does");
+        let slot = self
+            .ops
+            .get_mut(key)
+            .expect("op slot exists while its stream does");
         match std::mem::replace(slot, Lifecycle::Leaked) {
-            Lifecycle::Multi { queue, finished, .. } => {
+            Lifecycle::Multi {
+                queue, finished, ..
+            } => {
                 for cqe in queue {
                     orphan.complete_next(cqe);
                 }
@@ -232,7 +263,9 @@ impl Driver {
         if self.ring.is_none() || !self.features.async_cancel {
             return;
         }
-        let entry = opcode::AsyncCancel::new(key as u64).build().user_data(CANCEL_TAG);
+        let entry = opcode::AsyncCancel::new(key as u64)
+            .build()
+            .user_data(CANCEL_TAG);
         // SAFETY: ASYNC_CANCEL carries no pointers.
         unsafe { self.push(&entry) };
     }
@@ -261,7 +294,9 @@ impl Driver {
     /// `block`, waits until at least one CQE is available.
     pub(crate) fn turn(&mut self, block: bool) -> io::Result<()> {
         self.arm_wake();
-        let Some(ring) = self.ring.as_mut() else { return Ok(()) };
+        let Some(ring) = self.ring.as_mut() else {
+            return Ok(());
+        };
         let to_submit = ring.submission().len();
         let mut block = block;
         if block && !ring.completion().is_empty() {
@@ -272,8 +307,7 @@ impl Driver {
         drop(sq);
         // Without TASKRUN_FLAG we cannot see pending completion work, so we
         // must ask the kernel on every turn.
-        let need_enter =
-            block || to_submit > 0 || kernel_has_work || !self.features.taskrun_flag;
+        let need_enter = block || to_submit > 0 || kernel_has_work || !self.features.taskrun_flag;
         if need_enter {
             let min_complete = u32::from(block);
             // IORING_ENTER_GETEVENTS (the io-uring crate keeps its constant private).
@@ -281,8 +315,12 @@ impl Driver {
             // SAFETY: no extended argument is passed; the SQEs being submitted
             // were pushed under `submit`'s contract.
             let res = unsafe {
-                ring.submitter()
-                    .enter::<libc::sigset_t>(to_submit as u32, min_complete, flags, None)
+                ring.submitter().enter::<libc::sigset_t>(
+                    to_submit as u32,
+                    min_complete,
+                    flags,
+                    None,
+                )
             };
             match res {
                 Ok(_) => {}
@@ -296,7 +334,15 @@ impl Driver {
 
     /// Moves every available CQE into its slot and collects the wakers to wake.
     fn reap(&mut self) {
-        let Driver { ring, ops, woken, finished_orphans, wake_armed, remote_woken, .. } = self;
+        let Driver {
+            ring,
+            ops,
+            woken,
+            finished_orphans,
+            wake_armed,
+            remote_woken,
+            ..
+        } = self;
         let Some(ring) = ring.as_mut() else { return };
         for cqe in ring.completion() {
             let user_data = cqe.user_data();
@@ -318,7 +364,9 @@ impl Driver {
             match slot {
                 Lifecycle::Submitted => *slot = Lifecycle::Completed(result),
                 Lifecycle::Waiting(_) => {
-                    if let Lifecycle::Waiting(w) = std::mem::replace(slot, Lifecycle::Completed(result)) {
+                    if let Lifecycle::Waiting(w) =
+                        std::mem::replace(slot, Lifecycle::Completed(result))
+                    {
                         woken.push(w);
                     }
                 }
@@ -327,7 +375,11 @@ impl Driver {
                         finished_orphans.push((orphan, result));
                     }
                 }
-                Lifecycle::Multi { queue, waker, finished } => {
+                Lifecycle::Multi {
+                    queue,
+                    waker,
+                    finished,
+                } => {
                     *finished = !result.more();
                     queue.push_back(result);
                     if let Some(w) = waker.take() {
@@ -350,7 +402,11 @@ impl Driver {
 
     /// Hands the wakers and orphans collected by the last reaps to the caller,
     /// which wakes and drops them after releasing the driver.
-    pub(crate) fn take_completions(&mut self, wakers: &mut Vec<Waker>, orphans: &mut Vec<(Box<dyn Orphan>, CqeResult)>) {
+    pub(crate) fn take_completions(
+        &mut self,
+        wakers: &mut Vec<Waker>,
+        orphans: &mut Vec<(Box<dyn Orphan>, CqeResult)>,
+    ) {
         wakers.append(&mut self.woken);
         orphans.append(&mut self.finished_orphans);
     }
@@ -362,20 +418,28 @@ impl Driver {
             return;
         }
         self.closing = true;
-        let keys: Vec<usize> =
-            self.ops.iter().filter(|(_, s)| s.in_flight()).map(|(k, _)| k).collect();
+        let keys: Vec<usize> = self
+            .ops
+            .iter()
+            .filter(|(_, s)| s.in_flight())
+            .map(|(k, _)| k)
+            .collect();
         for key in keys {
             self.cancel(key);
         }
         if self.wake_armed {
-            let entry = opcode::AsyncCancel::new(WAKE_TAG).build().user_data(CANCEL_TAG);
+            let entry = opcode::AsyncCancel::new(WAKE_TAG)
+                .build()
+                .user_data(CANCEL_TAG);
             // SAFETY: ASYNC_CANCEL carries no pointers.
             unsafe { self.push(&entry) };
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         while (self.wake_armed || self.in_flight() > 0) && Instant::now() < deadline {
             *self.shutdown_ts = types::Timespec::from(Duration::from_millis(50));
-            let entry = opcode::Timeout::new(&*self.shutdown_ts).build().user_data(SHUTDOWN_TIMER_TAG);
+            let entry = opcode::Timeout::new(&*self.shutdown_ts)
+                .build()
+                .user_data(SHUTDOWN_TIMER_TAG);
             // SAFETY: `shutdown_ts` is boxed and owned by the driver; the
             // kernel copies it when the SQE is submitted, below.
             unsafe { self.push(&entry) };
@@ -425,5 +489,8 @@ impl Drop for Driver {
 
 /// Errors of `io_uring_enter` that mean "reap, then try again".
 fn is_transient(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN | libc::EINTR))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EBUSY | libc::EAGAIN | libc::EINTR)
+    )
 }

@@ -114,7 +114,9 @@ pub(crate) fn setup_error(e: io::Error) -> io::Error {
                          (ulimit -l, RLIMIT_MEMLOCK) is too low for kernels before 5.12, or \
                          memory is exhausted"
             .to_string(),
-        libc::EMFILE | libc::ENFILE => "the process or system is out of file descriptors".to_string(),
+        libc::EMFILE | libc::ENFILE => {
+            "the process or system is out of file descriptors".to_string()
+        }
         _ => format!("io_uring_setup failed: {e}"),
     };
     let fix = match errno {
@@ -152,7 +154,11 @@ mod tests {
 
     #[test]
     fn default_tier_builds_with_probed_features() {
-        let opts = SetupOptions { entries: 8, coop_taskrun: true, defer_taskrun: true };
+        let opts = SetupOptions {
+            entries: 8,
+            coop_taskrun: true,
+            defer_taskrun: true,
+        };
         let (_ring, f) = build_ring(&opts).expect("this machine has io_uring");
         assert!(f.nodrop);
         assert!(f.async_cancel);

@@ -106,7 +106,11 @@ impl<T: Completable> Op<T> {
         // SAFETY: forwarded from this function's contract; `data` is kept by
         // this op and handed to `abandon` if the op is dropped in flight.
         let key = unsafe { driver.borrow_mut().submit(entry, Lifecycle::Submitted) };
-        Op { driver, key, data: Some(data) }
+        Op {
+            driver,
+            key,
+            data: Some(data),
+        }
     }
 
     /// The op's resources while it is in flight (e.g. to inspect a buffer's length).
@@ -124,7 +128,10 @@ impl<T: Completable> Future for Op<T> {
         let this = self.get_mut();
         let Some(key) = this.key else {
             let data = this.data.take().expect("Op polled after completion");
-            return Poll::Ready(data.complete(CqeResult { result: Err(shut_down_error()), flags: 0 }));
+            return Poll::Ready(data.complete(CqeResult {
+                result: Err(shut_down_error()),
+                flags: 0,
+            }));
         };
         let cqe = match this.driver.borrow_mut().poll_op(key, cx) {
             Poll::Ready(cqe) => cqe,
@@ -138,7 +145,9 @@ impl<T: Completable> Future for Op<T> {
 
 impl<T: Completable> Drop for Op<T> {
     fn drop(&mut self) {
-        let (Some(key), Some(data)) = (self.key, self.data.take()) else { return };
+        let (Some(key), Some(data)) = (self.key, self.data.take()) else {
+            return;
+        };
         let Ok(mut driver) = self.driver.try_borrow_mut() else {
             // Only reachable if a resource's Drop runs inside the driver;
             // freeing memory the kernel may own is never an option.
@@ -155,7 +164,10 @@ impl<T: Completable> Drop for Op<T> {
 
 impl<T: Completable> fmt::Debug for Op<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Op").field("key", &self.key).field("type", &std::any::type_name::<T>()).finish()
+        f.debug_struct("Op")
+            .field("key", &self.key)
+            .field("type", &std::any::type_name::<T>())
+            .finish()
     }
 }
 
@@ -178,11 +190,20 @@ impl<T: MultiCompletable> MultiOp<T> {
     /// As for [`Op::new`], until the op's final CQE.
     pub unsafe fn new(data: T, entry: io_uring::squeue::Entry) -> MultiOp<T> {
         let driver = crate::context::driver();
-        let state = Lifecycle::Multi { queue: Default::default(), waker: None, finished: false };
+        let state = Lifecycle::Multi {
+            queue: Default::default(),
+            waker: None,
+            finished: false,
+        };
         // SAFETY: forwarded from this function's contract.
         let key = unsafe { driver.borrow_mut().submit(entry, state) };
         let shut_down = key.is_none();
-        MultiOp { driver, key, data: Some(data), shut_down }
+        MultiOp {
+            driver,
+            key,
+            data: Some(data),
+            shut_down,
+        }
     }
 
     /// Asks the kernel to stop the op; the stream ends after the CQEs already
@@ -203,7 +224,10 @@ impl<T: MultiCompletable> Stream for MultiOp<T> {
         let this = self.get_mut();
         let Some(key) = this.key else {
             if std::mem::take(&mut this.shut_down) {
-                let cqe = CqeResult { result: Err(shut_down_error()), flags: 0 };
+                let cqe = CqeResult {
+                    result: Err(shut_down_error()),
+                    flags: 0,
+                };
                 if let Some(data) = this.data.as_mut() {
                     return Poll::Ready(Some(data.complete_next(cqe)));
                 }
@@ -213,7 +237,10 @@ impl<T: MultiCompletable> Stream for MultiOp<T> {
         let polled = this.driver.borrow_mut().poll_multi(key, cx);
         match polled {
             Poll::Ready(Some(cqe)) => {
-                let data = this.data.as_mut().expect("resources live until the stream ends");
+                let data = this
+                    .data
+                    .as_mut()
+                    .expect("resources live until the stream ends");
                 Poll::Ready(Some(data.complete_next(cqe)))
             }
             Poll::Ready(None) => {
@@ -227,7 +254,9 @@ impl<T: MultiCompletable> Stream for MultiOp<T> {
 
 impl<T: MultiCompletable> Drop for MultiOp<T> {
     fn drop(&mut self) {
-        let (Some(key), Some(data)) = (self.key, self.data.take()) else { return };
+        let (Some(key), Some(data)) = (self.key, self.data.take()) else {
+            return;
+        };
         match self.driver.try_borrow_mut() {
             Ok(mut driver) => driver.abandon_multi(key, Box::new(Orphaned(data))),
             Err(_) => std::mem::forget(data),
@@ -237,7 +266,10 @@ impl<T: MultiCompletable> Drop for MultiOp<T> {
 
 impl<T: MultiCompletable> fmt::Debug for MultiOp<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MultiOp").field("key", &self.key).field("type", &std::any::type_name::<T>()).finish()
+        f.debug_struct("MultiOp")
+            .field("key", &self.key)
+            .field("type", &std::any::type_name::<T>())
+            .finish()
     }
 }
 

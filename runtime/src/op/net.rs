@@ -48,7 +48,15 @@ pub fn accept(fd: &SharedFd) -> Op<Accept> {
     .build();
     // SAFETY: the address buffer and its length are boxed and owned by the
     // op until its CQE; the op keeps the listening fd open.
-    unsafe { Op::new(Accept { _fd: fd.clone(), addr }, entry) }
+    unsafe {
+        Op::new(
+            Accept {
+                _fd: fd.clone(),
+                addr,
+            },
+            entry,
+        )
+    }
 }
 
 /// A multishot ACCEPT: one new socket per CQE (peer addresses are not
@@ -70,7 +78,9 @@ impl MultiCompletable for AcceptMulti {
 /// kernel stops the op (on an error such as EMFILE, or cancellation); accept
 /// again to continue.
 pub fn accept_multi(fd: &SharedFd) -> MultiOp<AcceptMulti> {
-    let entry = opcode::AcceptMulti::new(types::Fd(fd.as_raw_fd())).flags(libc::SOCK_CLOEXEC).build();
+    let entry = opcode::AcceptMulti::new(types::Fd(fd.as_raw_fd()))
+        .flags(libc::SOCK_CLOEXEC)
+        .build();
     // SAFETY: no address buffers are passed; the op keeps the fd open.
     unsafe { MultiOp::new(AcceptMulti { _fd: fd.clone() }, entry) }
 }
@@ -92,9 +102,18 @@ impl Completable for Connect {
 /// Connects a socket to `addr`.
 pub fn connect(fd: &SharedFd, addr: SockAddr) -> Op<Connect> {
     let addr = Box::new(addr);
-    let entry = opcode::Connect::new(types::Fd(fd.as_raw_fd()), addr.as_ptr().cast(), addr.len()).build();
+    let entry =
+        opcode::Connect::new(types::Fd(fd.as_raw_fd()), addr.as_ptr().cast(), addr.len()).build();
     // SAFETY: the address is boxed and owned by the op until its CQE.
-    unsafe { Op::new(Connect { _fd: fd.clone(), _addr: addr }, entry) }
+    unsafe {
+        Op::new(
+            Connect {
+                _fd: fd.clone(),
+                _addr: addr,
+            },
+            entry,
+        )
+    }
 }
 
 /// A SHUTDOWN in flight.

@@ -57,40 +57,88 @@ impl<B: IoBuf> Completable for Write<B> {
 /// Reads into `buf` (from its start, up to its capacity) at `offset`, or at
 /// the file position if `offset` is `None`.
 pub fn read<B: IoBufMut>(fd: &SharedFd, mut buf: B, offset: Option<u64>) -> Op<Read<B>> {
-    let entry = opcode::Read::new(types::Fd(fd.as_raw_fd()), buf.stable_mut_ptr(), len_u32(buf.bytes_total()))
-        .offset(offset.unwrap_or(CURRENT_POSITION))
-        .build();
+    let entry = opcode::Read::new(
+        types::Fd(fd.as_raw_fd()),
+        buf.stable_mut_ptr(),
+        len_u32(buf.bytes_total()),
+    )
+    .offset(offset.unwrap_or(CURRENT_POSITION))
+    .build();
     // SAFETY: the pointer and length describe `buf`'s stable heap memory
     // (IoBufMut contract), owned by the op with a clone of the fd.
-    unsafe { Op::new(Read { _fd: fd.clone(), buf }, entry) }
+    unsafe {
+        Op::new(
+            Read {
+                _fd: fd.clone(),
+                buf,
+            },
+            entry,
+        )
+    }
 }
 
 /// Receives from a socket into `buf` (from its start, up to its capacity).
 pub fn recv<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32) -> Op<Recv<B>> {
-    let entry = opcode::Recv::new(types::Fd(fd.as_raw_fd()), buf.stable_mut_ptr(), len_u32(buf.bytes_total()))
-        .flags(flags)
-        .build();
+    let entry = opcode::Recv::new(
+        types::Fd(fd.as_raw_fd()),
+        buf.stable_mut_ptr(),
+        len_u32(buf.bytes_total()),
+    )
+    .flags(flags)
+    .build();
     // SAFETY: as in `read`.
-    unsafe { Op::new(Read { _fd: fd.clone(), buf }, entry) }
+    unsafe {
+        Op::new(
+            Read {
+                _fd: fd.clone(),
+                buf,
+            },
+            entry,
+        )
+    }
 }
 
 /// Writes the initialized bytes of `buf` at `offset`, or at the file
 /// position if `offset` is `None`. May write fewer bytes than asked.
 pub fn write<B: IoBuf>(fd: &SharedFd, buf: B, offset: Option<u64>) -> Op<Write<B>> {
-    let entry = opcode::Write::new(types::Fd(fd.as_raw_fd()), buf.stable_ptr(), len_u32(buf.bytes_init()))
-        .offset(offset.unwrap_or(CURRENT_POSITION))
-        .build();
+    let entry = opcode::Write::new(
+        types::Fd(fd.as_raw_fd()),
+        buf.stable_ptr(),
+        len_u32(buf.bytes_init()),
+    )
+    .offset(offset.unwrap_or(CURRENT_POSITION))
+    .build();
     // SAFETY: the pointer and length describe `buf`'s initialized, stable
     // memory (IoBuf contract), owned by the op with a clone of the fd.
-    unsafe { Op::new(Write { _fd: fd.clone(), buf }, entry) }
+    unsafe {
+        Op::new(
+            Write {
+                _fd: fd.clone(),
+                buf,
+            },
+            entry,
+        )
+    }
 }
 
 /// Sends the initialized bytes of `buf` on a socket. `MSG_NOSIGNAL` is always
 /// added: a peer that went away is an `EPIPE` error, not a SIGPIPE.
 pub fn send<B: IoBuf>(fd: &SharedFd, buf: B, flags: i32) -> Op<Send<B>> {
-    let entry = opcode::Send::new(types::Fd(fd.as_raw_fd()), buf.stable_ptr(), len_u32(buf.bytes_init()))
-        .flags(flags | libc::MSG_NOSIGNAL)
-        .build();
+    let entry = opcode::Send::new(
+        types::Fd(fd.as_raw_fd()),
+        buf.stable_ptr(),
+        len_u32(buf.bytes_init()),
+    )
+    .flags(flags | libc::MSG_NOSIGNAL)
+    .build();
     // SAFETY: as in `write`.
-    unsafe { Op::new(Write { _fd: fd.clone(), buf }, entry) }
+    unsafe {
+        Op::new(
+            Write {
+                _fd: fd.clone(),
+                buf,
+            },
+            entry,
+        )
+    }
 }

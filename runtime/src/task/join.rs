@@ -67,7 +67,10 @@ impl<T> Drop for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id()).field("finished", &self.is_finished()).finish()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }
 
@@ -85,11 +88,19 @@ pub struct JoinError {
 
 impl JoinError {
     pub(crate) fn cancelled(id: u64, name: Option<Arc<str>>) -> Self {
-        JoinError { id, name, repr: Repr::Cancelled }
+        JoinError {
+            id,
+            name,
+            repr: Repr::Cancelled,
+        }
     }
 
     pub(crate) fn panic(id: u64, name: Option<Arc<str>>, payload: Box<dyn Any + Send>) -> Self {
-        JoinError { id, name, repr: Repr::Panic(payload) }
+        JoinError {
+            id,
+            name,
+            repr: Repr::Panic(payload),
+        }
     }
 
     /// Whether the task was cancelled (aborted, or dropped at shutdown).
@@ -108,7 +119,8 @@ impl JoinError {
     /// If the task was cancelled rather than panicked; see [`JoinError::try_into_panic`].
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
-        self.try_into_panic().expect("JoinError::into_panic called on a cancelled task's error")
+        self.try_into_panic()
+            .expect("JoinError::into_panic called on a cancelled task's error")
     }
 
     /// The panic payload, or the error back if the task was cancelled.

@@ -117,22 +117,32 @@ impl<F: Future + 'static> Task<F> {
     }
 }
 
-fn report_unhandled_panic(meta: &Meta, payload: &(dyn std::any::Any + Send), policy: UnhandledPanic) {
+fn report_unhandled_panic(
+    meta: &Meta,
+    payload: &(dyn std::any::Any + Send),
+    policy: UnhandledPanic,
+) {
     eprintln!(
         "ringloop: {meta} panicked and its JoinHandle was dropped, so nobody can observe it: {}",
         panic_message(payload)
     );
     if policy == UnhandledPanic::Abort {
-        eprintln!("ringloop: aborting the process (Builder::unhandled_panic(UnhandledPanic::Abort))");
+        eprintln!(
+            "ringloop: aborting the process (Builder::unhandled_panic(UnhandledPanic::Abort))"
+        );
         std::process::abort();
     }
 }
 
 impl<F: Future + 'static> Runnable for Task<F> {
     fn run(&self, config: &Config) -> bool {
-        self.header.scheduled.store(false, std::sync::atomic::Ordering::Release);
+        self.header
+            .scheduled
+            .store(false, std::sync::atomic::Ordering::Release);
         let mut stage = self.stage.borrow_mut();
-        let Stage::Running(future) = &mut *stage else { return true };
+        let Stage::Running(future) = &mut *stage else {
+            return true;
+        };
         if self.aborted.get() {
             let err = JoinError::cancelled(self.meta.id, self.meta.name.clone());
             self.finish(&mut stage, Err(err));
@@ -158,14 +168,20 @@ impl<F: Future + 'static> Runnable for Task<F> {
         let result = match polled {
             Ok(Poll::Pending) => return false,
             Ok(Poll::Ready(out)) => Ok(out),
-            Err(payload) => Err(JoinError::panic(self.meta.id, self.meta.name.clone(), payload)),
+            Err(payload) => Err(JoinError::panic(
+                self.meta.id,
+                self.meta.name.clone(),
+                payload,
+            )),
         };
         self.finish(&mut stage, result);
         true
     }
 
     fn cancel(&self) {
-        let Ok(mut stage) = self.stage.try_borrow_mut() else { return };
+        let Ok(mut stage) = self.stage.try_borrow_mut() else {
+            return;
+        };
         if matches!(*stage, Stage::Running(_)) {
             let err = JoinError::cancelled(self.meta.id, self.meta.name.clone());
             self.finish(&mut stage, Err(err));

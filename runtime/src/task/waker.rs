@@ -23,11 +23,18 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(wake_fd: OwnedFd) -> Shared {
-        Shared { remote: Mutex::new(Vec::new()), notified: AtomicBool::new(false), wake_fd }
+        Shared {
+            remote: Mutex::new(Vec::new()),
+            notified: AtomicBool::new(false),
+            wake_fd,
+        }
     }
 
     fn schedule_remote(&self, key: usize, id: u64) {
-        self.remote.lock().unwrap_or_else(|p| p.into_inner()).push((key, id));
+        self.remote
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((key, id));
         if !self.notified.swap(true, Ordering::AcqRel) {
             crate::sys::eventfd_signal(&self.wake_fd);
         }
