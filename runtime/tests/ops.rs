@@ -242,7 +242,11 @@ fn op_outside_runtime_panics_with_a_clear_message() {
         futures_util::FutureExt::now_or_never(op::nop());
     })
     .unwrap_err();
-    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    let msg = err
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| err.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
     assert!(msg.contains("outside a ringloop runtime"), "{msg}");
 }
 
