@@ -232,6 +232,8 @@ fn multishot_accept_yields_many_and_closes_on_drop() {
 
 #[test]
 fn op_outside_runtime_panics_with_a_clear_message() {
+    // Builds a runtime: its fds must not show up in another test's count.
+    let _g = fd_lock();
     // Building an op is lazy and fine anywhere (e.g. to pass to block_on)...
     let nop = op::nop();
     let rt = Runtime::new().unwrap();
