@@ -29,11 +29,16 @@ mod executor;
 pub mod fd;
 pub mod op;
 mod runtime;
+pub mod scheduler;
 mod sys;
 mod task;
 
 pub use driver::Features;
 pub use runtime::{features, run, Builder, Runtime};
+pub use scheduler::{
+    as_completed, gather, try_gather, try_wait, wait, GroupAborted, GroupError, ReturnWhen,
+    TaskFailure, TaskGroup, WaitOutcome,
+};
 pub use sys::open_fd_count;
 pub use task::{spawn, spawn_named, yield_now, JoinError, JoinHandle, UnhandledPanic, YieldNow};
 
