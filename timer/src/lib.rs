@@ -1,5 +1,5 @@
-//! Timers for ringloop: [`sleep`], [`sleep_until`], [`timeout`] and
-//! [`timeout_at`], each deadline an io_uring TIMEOUT op submitted through
+//! Timers for ringloop: [`sleep`], [`sleep_until`], [`interval`],
+//! [`timeout`] and [`timeout_at`], each deadline an io_uring TIMEOUT op submitted through
 //! the runtime's public op API. The kernel is the timer: a sleep never
 //! completes before its deadline, and dropping one removes its timer.
 //!
@@ -14,8 +14,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod interval;
 mod sleep;
 mod timeout;
 
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};

@@ -52,24 +52,38 @@ impl Sleep {
 impl Future for Sleep {
     type Output = ();
 
+    /// Arms the TIMEOUT op on the first poll; `Ready` once the deadline has
+    /// passed, never before.
+    ///
+    /// The op can end before the deadline without the kernel's timer
+    /// firing: it may fail (`ENOMEM` under memory pressure) or be cancelled
+    /// by someone else. Such a completion proves nothing about the time, so
+    /// the sleep compares against the clock and re-arms a new op for the time
+    /// left — it neither ends early nor hangs with no op in flight. If the
+    /// re-armed op fails again at once (the ring has shut down), the task
+    /// yields and retries on the next loop turn instead of spinning here.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let deadline = self.deadline;
-        let op = self.op.get_or_insert_with(|| {
-            // A relative timeout measured from after `now` was read can only
-            // end at or after the deadline.
-            let left = deadline.saturating_duration_since(Instant::now());
-            op::timeout(left, TimeoutKind::Relative)
-        });
-        let res = std::task::ready!(Pin::new(op).poll(cx));
-        self.op = None;
-        // The kernel never fires early, so `Ok` means the deadline passed.
-        // An error before the deadline means the op was cancelled because the
-        // runtime is shutting down: ending the sleep early would break its
-        // promise, so it stays pending.
-        if res.is_ok() || Instant::now() >= deadline {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+        let mut armed_here = false;
+        loop {
+            let deadline = self.deadline;
+            let op = self.op.get_or_insert_with(|| {
+                armed_here = true;
+                // A relative timeout measured from after `now` was read can
+                // only end at or after the deadline.
+                let left = deadline.saturating_duration_since(Instant::now());
+                op::timeout(left, TimeoutKind::Relative)
+            });
+            if Pin::new(op).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.op = None;
+            if Instant::now() >= deadline {
+                return Poll::Ready(());
+            }
+            if armed_here {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
         }
     }
 }
