@@ -39,6 +39,8 @@ pub(crate) struct Core {
     wakers: RefCell<Vec<Waker>>,
     orphans: RefCell<Vec<(Box<dyn Orphan>, CqeResult)>>,
     remote: RefCell<Vec<(usize, u64)>>,
+    /// Per-runtime values of `runtime_local`.
+    pub(crate) locals: crate::local::Locals,
 }
 
 impl Core {
@@ -54,6 +56,7 @@ impl Core {
             wakers: RefCell::new(Vec::new()),
             orphans: RefCell::new(Vec::new()),
             remote: RefCell::new(Vec::new()),
+            locals: Default::default(),
         }
     }
 
@@ -205,6 +208,7 @@ impl Core {
             }
         }
         self.queue.borrow_mut().clear();
+        self.locals.clear();
         self.driver.borrow_mut().shutdown();
         let orphans = std::mem::take(&mut *self.orphans.borrow_mut());
         for (orphan, cqe) in orphans {

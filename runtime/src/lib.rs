@@ -27,6 +27,7 @@ mod context;
 mod driver;
 mod executor;
 pub mod fd;
+mod local;
 pub mod op;
 mod runtime;
 pub mod scheduler;
@@ -34,6 +35,7 @@ mod sys;
 mod task;
 
 pub use driver::Features;
+pub use local::runtime_local;
 pub use runtime::{features, run, Builder, Runtime};
 pub use scheduler::{
     as_completed, gather, try_gather, try_wait, wait, GroupAborted, GroupError, ReturnWhen,
