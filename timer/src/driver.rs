@@ -93,9 +93,18 @@ impl Timers {
     }
 
     /// Removes entry `key` (the sleep was dropped, reset, or observed its end).
+    /// When no entry is left, the driver is woken so that it ends and its
+    /// ring timeout is cancelled: no timer stays armed for nobody.
     pub(crate) fn remove(&self, key: usize) {
-        if let Ok(mut heap) = self.heap.try_borrow_mut() {
-            heap.remove(key);
+        let Ok(mut heap) = self.heap.try_borrow_mut() else {
+            return;
+        };
+        heap.remove(key);
+        if heap.pending() == 0 {
+            drop(heap);
+            if let Some(w) = self.driver_waker.borrow().as_ref() {
+                w.wake_by_ref();
+            }
         }
     }
 }
