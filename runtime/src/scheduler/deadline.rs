@@ -53,3 +53,51 @@ impl Deadline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::{Completable, CqeResult};
+    use io_uring::{opcode, types};
+    use std::time::Duration;
+
+    /// An ASYNC_CANCEL of every request in flight.
+    struct CancelAll;
+
+    impl Completable for CancelAll {
+        type Output = std::io::Result<u32>;
+        fn complete(self, cqe: CqeResult) -> std::io::Result<u32> {
+            cqe.result
+        }
+    }
+
+    /// A TIMEOUT cancelled by someone else ends early with ECANCELED; the
+    /// deadline must re-arm and still end at (never before) its instant.
+    #[test]
+    fn deadline_survives_an_early_cancel() {
+        crate::run(async {
+            let start = Instant::now();
+            let at = start + Duration::from_millis(80);
+            let mut deadline = Deadline::new(at);
+            std::future::poll_fn(|cx| {
+                assert!(deadline.poll_elapsed(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            crate::yield_now().await;
+            let entry = opcode::AsyncCancel2::new(types::CancelBuilder::any().all()).build();
+            // SAFETY: ASYNC_CANCEL carries no pointers.
+            let cancelled = unsafe { Op::new(CancelAll, entry) }.await;
+            match cancelled {
+                // The TIMEOUT (and the runtime's eventfd read) were cancelled.
+                Ok(n) => assert!(n >= 1, "nothing was cancelled"),
+                Err(e) => {
+                    eprintln!("skipped: IORING_ASYNC_CANCEL_ANY unsupported here: {e}");
+                    return;
+                }
+            }
+            std::future::poll_fn(|cx| deadline.poll_elapsed(cx)).await;
+            assert!(Instant::now() >= at, "the deadline ended early");
+        });
+    }
+}

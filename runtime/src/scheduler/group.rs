@@ -17,9 +17,12 @@ use std::task::{Context, Poll, Waker};
 /// Spawn tasks returning `Result<T, E>` into the group, then [`join`] it:
 /// - `join` waits for every task and returns their outputs in spawn order;
 /// - the first failure (an `Err` output or a panic) aborts all other tasks
-///   at once, and `join` returns a [`GroupError`] holding that failure first,
-///   any others that happened before the aborts took effect, and the indices
-///   of the tasks that were cancelled (like an exception group);
+///   at once, and `join` returns a [`GroupError`] holding the failures and
+///   the indices of the tasks that were cancelled (like an exception
+///   group). On this single-threaded loop an aborted task is cancelled
+///   before it is polled again, even if it was already queued, so no task
+///   fails after the first: the list holds one failure today, and is a list
+///   so that nothing would be lost if that ever changed;
 /// - once a failure has aborted the group, [`TaskGroup::spawn`] refuses new
 ///   tasks with [`GroupAborted`];
 /// - dropping the group (or the `join` future) aborts the tasks still running.
