@@ -86,7 +86,7 @@ impl Core {
             scheduled: AtomicBool::new(true),
             shared: self.shared.clone(),
         });
-        let task = Task::new(future, header, Meta { id, name, location }, &self.config);
+        let task = Task::new(future, header, Meta { name, location }, &self.config);
         entry.insert(task.clone());
         drop(tasks);
         self.queue.borrow_mut().push_back((key, id));
@@ -178,7 +178,7 @@ impl Core {
         self.tasks
             .borrow()
             .iter()
-            .map(|(_, t)| t.meta().to_string())
+            .map(|(_, t)| t.describe())
             .collect()
     }
 
