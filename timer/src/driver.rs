@@ -4,10 +4,10 @@
 //! Why not one TIMEOUT op per sleep: on the development machine (kernel
 //! 6.18, 2 vCPUs) 1,000,000 concurrent TIMEOUT ops took 36 s of wall time
 //! and 27 s of CPU, nearly all of it inside the kernel's `io_timeout`
-//! with interrupts disabled, against 1.6 s for tokio's timer wheel. With the
-//! heap the same run takes about the 1 s floor (see `benches/timers.rs`).
+//! with interrupts disabled, against 1.6 s for tokio's timer wheel. Behind
+//! one ring timeout, the same run takes about 1.5 s (see `benches/timers.rs`).
 
-use crate::heap::Heap;
+use crate::wheel::Wheel;
 use ringloop_runtime::op::{self, Op, TimeoutKind};
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -25,8 +25,8 @@ pub(crate) const GRANULARITY_NS: u64 = 1_000_000;
 
 /// The timer state of one runtime (a `runtime_local`).
 pub(crate) struct Timers {
-    heap: RefCell<Heap>,
-    /// Whether a driver task is alive (it ends when the heap is empty).
+    wheel: RefCell<Wheel>,
+    /// Whether a driver task is alive (it ends when the wheel is empty).
     driver_alive: Cell<bool>,
     /// The grid instant the driver's ring timeout is armed for (`u64::MAX`: none).
     armed_for: Cell<u64>,
@@ -36,7 +36,7 @@ pub(crate) struct Timers {
 impl Default for Timers {
     fn default() -> Self {
         Timers {
-            heap: RefCell::new(Heap::new()),
+            wheel: RefCell::new(Wheel::new()),
             driver_alive: Cell::new(false),
             armed_for: Cell::new(u64::MAX),
             driver_waker: RefCell::new(None),
@@ -47,7 +47,7 @@ impl Default for Timers {
 impl fmt::Debug for Timers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timers")
-            .field("pending", &self.heap.borrow().pending())
+            .field("pending", &self.wheel.borrow().pending())
             .field("driver_alive", &self.driver_alive.get())
             .finish()
     }
@@ -66,9 +66,9 @@ impl Timers {
     /// Registers a wake-up for `deadline`; returns the entry's key.
     pub(crate) fn insert(self: &Rc<Self>, deadline: Instant, waker: &Waker) -> usize {
         let (key, target) = {
-            let mut heap = self.heap.borrow_mut();
-            let when = heap.to_ns(deadline);
-            (heap.insert(when, waker.clone()), grid_ceil(when))
+            let mut wheel = self.wheel.borrow_mut();
+            let when = wheel.to_ns(deadline);
+            (wheel.insert(when, waker.clone()), grid_ceil(when))
         };
         if !self.driver_alive.replace(true) {
             self.armed_for.set(u64::MAX);
@@ -89,19 +89,19 @@ impl Timers {
 
     /// Whether entry `key` has fired; stores `waker` if not.
     pub(crate) fn poll(&self, key: usize, waker: &Waker) -> bool {
-        self.heap.borrow_mut().poll(key, waker)
+        self.wheel.borrow_mut().poll(key, waker)
     }
 
     /// Removes entry `key` (the sleep was dropped, reset, or observed its end).
     /// When no entry is left, the driver is woken so that it ends and its
     /// ring timeout is cancelled: no timer stays armed for nobody.
     pub(crate) fn remove(&self, key: usize) {
-        let Ok(mut heap) = self.heap.try_borrow_mut() else {
+        let Ok(mut wheel) = self.wheel.try_borrow_mut() else {
             return;
         };
-        heap.remove(key);
-        if heap.pending() == 0 {
-            drop(heap);
+        wheel.remove(key);
+        if wheel.pending() == 0 {
+            drop(wheel);
             if let Some(w) = self.driver_waker.borrow().as_ref() {
                 w.wake_by_ref();
             }
@@ -130,11 +130,12 @@ impl Future for TimerDriver {
         let mut armed_here = false;
         loop {
             let next = {
-                let mut heap = timers.heap.borrow_mut();
-                let now = heap.now_ns();
-                heap.fire(now, &mut wakers);
-                heap.next()
-                    .map(|n| (grid_ceil(n), heap.to_instant(grid_ceil(n))))
+                let mut wheel = timers.wheel.borrow_mut();
+                let now = wheel.now_ns();
+                wheel.fire(now, &mut wakers);
+                wheel
+                    .next()
+                    .map(|n| (grid_ceil(n), wheel.to_instant(grid_ceil(n))))
             };
             // Wake outside the borrow; a woken task runs later, not here.
             for w in wakers.drain(..) {

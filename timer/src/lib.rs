@@ -2,7 +2,7 @@
 //! [`timeout`] and [`timeout_at`].
 //!
 //! The kernel is the clock: each runtime keeps its pending deadlines in a
-//! heap and one io_uring TIMEOUT op, submitted through the runtime's public
+//! hierarchical timer wheel and one io_uring TIMEOUT op, submitted through the runtime's public
 //! op API, armed for the nearest one. A sleep never completes before its
 //! deadline and ends at most about 1 ms after it; dropping a sleep removes
 //! its deadline. (One TIMEOUT op per sleep was measured first and costs
@@ -20,10 +20,10 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod driver;
-mod heap;
 mod interval;
 mod sleep;
 mod timeout;
+mod wheel;
 
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};

@@ -38,7 +38,7 @@ pub(crate) fn deadline_after(duration: Duration) -> Instant {
 /// The future of [`sleep`] and [`sleep_until`].
 ///
 /// On its first poll before the deadline the sleep registers in its
-/// runtime's deadline heap, which one ring TIMEOUT op, armed for the nearest
+/// runtime's timer wheel, which one ring TIMEOUT op, armed for the nearest
 /// deadline, drives. A sleep ends at its deadline or up to about 1 ms after
 /// it (deadlines are served on a 1 ms grid so that nearby deadlines share a
 /// ring timeout), never before. Dropping the sleep removes its entry.
@@ -85,7 +85,7 @@ impl Future for Sleep {
         let this = &mut *self;
         if let Some(entry) = &this.entry {
             if entry.timers.poll(entry.key, cx.waker()) {
-                // The heap fires an entry only once the clock has passed its deadline.
+                // The wheel fires an entry only once the clock has passed its deadline.
                 this.deregister();
                 return Poll::Ready(());
             }
