@@ -26,8 +26,8 @@
 #![warn(missing_docs)]
 
 pub use ringloop_runtime::{
-    as_completed, gather, scheduler, try_gather, try_wait, wait, GroupAborted, GroupError,
-    ReturnWhen, TaskFailure, TaskGroup, WaitOutcome,
+    as_completed, gather, runtime_local, scheduler, try_gather, try_wait, wait, GroupAborted,
+    GroupError, ReturnWhen, TaskFailure, TaskGroup, WaitOutcome,
 };
 pub use ringloop_runtime::{
     buf, fd, features, op, run, spawn, spawn_named, yield_now, Builder, Features, JoinError,
