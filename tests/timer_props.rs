@@ -149,3 +149,20 @@ fn huge_durations_do_not_panic() {
         assert!(far.deadline() > Instant::now() + Duration::from_secs(3600 * 24 * 365));
     });
 }
+
+/// A sleep registered in a runtime that has shut down still ends (on
+/// time, not early) when awaited in another runtime.
+#[test]
+fn sleep_outlives_its_first_runtime() {
+    let first = Runtime::new().expect("io_uring runtime");
+    let deadline = Instant::now() + UNIT;
+    let mut nap = Box::pin(sleep_until(deadline));
+    first.block_on(async {
+        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(nap.as_mut().poll(cx))).await;
+        assert!(polled.is_pending());
+    });
+    drop(first);
+    let second = Runtime::new().expect("io_uring runtime");
+    second.block_on(nap);
+    assert!(Instant::now() >= deadline);
+}

@@ -87,6 +87,12 @@ impl Timers {
         key
     }
 
+    /// Whether a driver task is alive to fire the pending entries. False
+    /// with entries pending only once the runtime has shut down.
+    pub(crate) fn is_driven(&self) -> bool {
+        self.driver_alive.get()
+    }
+
     /// Whether entry `key` has fired; stores `waker` if not.
     pub(crate) fn poll(&self, key: usize, waker: &Waker) -> bool {
         self.wheel.borrow_mut().poll(key, waker)
@@ -190,6 +196,9 @@ impl Drop for TimerDriver {
         if !self.done {
             self.timers.driver_alive.set(false);
             self.timers.armed_for.set(u64::MAX);
+            if let Ok(mut waker) = self.timers.driver_waker.try_borrow_mut() {
+                waker.take();
+            }
         }
     }
 }

@@ -89,7 +89,13 @@ impl Future for Sleep {
                 this.deregister();
                 return Poll::Ready(());
             }
-            return Poll::Pending;
+            if entry.timers.is_driven() {
+                return Poll::Pending;
+            }
+            // The runtime this sleep registered with has shut down (its
+            // driver is gone while this entry is pending): register with
+            // the runtime polling it now instead of waiting forever.
+            this.deregister();
         }
         if Instant::now() >= this.deadline {
             return Poll::Ready(());
