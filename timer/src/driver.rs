@@ -7,7 +7,7 @@
 //! with interrupts disabled, against 1.6 s for tokio's timer wheel. Behind
 //! one ring timeout, the same run takes about 1.5 s (see `benches/timers.rs`).
 
-use crate::wheel::Wheel;
+use crate::wheel::{Wheel, TICK_NS};
 use ringloop_runtime::op::{self, Op, TimeoutKind};
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -16,12 +16,6 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
-
-/// Deadlines are served on a grid of this many nanoseconds: the ring
-/// timeout is armed for the nearest deadline rounded up to the grid, so a
-/// sleep ends at its deadline or up to this much later, never earlier, and
-/// a burst of nearby deadlines costs one ring timeout per grid step.
-pub(crate) const GRANULARITY_NS: u64 = 1_000_000;
 
 /// The timer state of one runtime (a `runtime_local`).
 pub(crate) struct Timers {
@@ -53,8 +47,12 @@ impl fmt::Debug for Timers {
     }
 }
 
+/// Deadlines are served on the wheel's 1 ms grid: the ring timeout is armed
+/// for the nearest deadline rounded up to it, so a sleep ends at its
+/// deadline or up to 1 ms later, never earlier, and nearby deadlines share
+/// one ring timeout.
 fn grid_ceil(ns: u64) -> u64 {
-    ns.div_ceil(GRANULARITY_NS).saturating_mul(GRANULARITY_NS)
+    ns.div_ceil(TICK_NS).saturating_mul(TICK_NS)
 }
 
 impl Timers {

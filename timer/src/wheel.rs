@@ -18,8 +18,8 @@ use slab::Slab;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-/// Width of a level-0 slot.
-const TICK_NS: u64 = 1_000_000;
+/// Width of a level-0 slot: the timers' resolution.
+pub(crate) const TICK_NS: u64 = 1_000_000;
 const SLOT_BITS: u32 = 6;
 const SLOTS: usize = 1 << SLOT_BITS;
 const LEVELS: usize = 6;
