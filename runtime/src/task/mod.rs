@@ -112,7 +112,23 @@ impl<F: Future + 'static> Task<F> {
 
     /// Stores the task's result, or drops it at once if nobody can take it.
     fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) {
-        // Assigning drops the future in place, as the pin contract requires.
+        // Assigning drops the future in place, as the pin contract requires
+        // (and leaves `Consumed` in place even if that drop unwinds). A panic
+        // in the future's Drop is the task's failure: it goes to the handle
+        // instead of unwinding through the executor and ending the runtime.
+        let result = match catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed)) {
+            Ok(()) => result,
+            // A panic from the poll itself stays the one reported.
+            Err(_) if matches!(&result, Err(e) if e.is_panic()) => result,
+            Err(payload) => {
+                let _ = catch_unwind(AssertUnwindSafe(|| drop(result)));
+                Err(JoinError::panic(
+                    self.header.id,
+                    self.meta.name.clone(),
+                    payload,
+                ))
+            }
+        };
         *stage = Stage::Finished(result);
         if self.detached.get() {
             self.drop_unobserved(stage);
