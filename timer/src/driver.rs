@@ -91,12 +91,13 @@ impl Timers {
         self.driver_alive.get()
     }
 
-    /// Whether entry `key` has fired; stores `waker` if not.
-    pub(crate) fn poll(&self, key: usize, waker: &Waker) -> bool {
-        self.wheel.borrow_mut().poll(key, waker)
+    /// Stores `waker` for the pending entry `key`.
+    pub(crate) fn set_waker(&self, key: usize, waker: &Waker) {
+        self.wheel.borrow_mut().set_waker(key, waker);
     }
 
-    /// Removes entry `key` (the sleep was dropped, reset, or observed its end).
+    /// Removes the pending entry `key` (its sleep was dropped or reset
+    /// before its deadline).
     /// When no entry is left, the driver is woken so that it ends and its
     /// ring timeout is cancelled: no timer stays armed for nobody.
     pub(crate) fn remove(&self, key: usize) {

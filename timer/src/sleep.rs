@@ -71,9 +71,15 @@ impl Sleep {
         self.deadline = deadline;
     }
 
+    /// Forgets the registration. Before the deadline the entry is surely
+    /// still in the wheel (it fires only once the clock has passed the
+    /// deadline) and is removed now; after it, the wheel fires and frees the
+    /// entry by itself, and the key may already name another sleep.
     fn deregister(&mut self) {
         if let Some(entry) = self.entry.take() {
-            entry.timers.remove(entry.key);
+            if Instant::now() < self.deadline {
+                entry.timers.remove(entry.key);
+            }
         }
     }
 }
@@ -83,22 +89,21 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
+        if Instant::now() >= this.deadline {
+            // The wheel frees a registered entry when it fires it (it may
+            // have already): nothing to touch here.
+            this.entry = None;
+            return Poll::Ready(());
+        }
         if let Some(entry) = &this.entry {
-            if entry.timers.poll(entry.key, cx.waker()) {
-                // The wheel fires an entry only once the clock has passed its deadline.
-                this.deregister();
-                return Poll::Ready(());
-            }
             if entry.timers.is_driven() {
+                entry.timers.set_waker(entry.key, cx.waker());
                 return Poll::Pending;
             }
             // The runtime this sleep registered with has shut down (its
             // driver is gone while this entry is pending): register with
             // the runtime polling it now instead of waiting forever.
             this.deregister();
-        }
-        if Instant::now() >= this.deadline {
-            return Poll::Ready(());
         }
         let timers = Timers::current();
         let key = timers.insert(this.deadline, cx.waker());

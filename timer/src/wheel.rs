@@ -27,7 +27,7 @@ const LEVELS: usize = 6;
 const FAR: usize = LEVELS;
 const NIL: u32 = u32::MAX;
 
-/// One pending (or fired, not yet observed) sleep.
+/// One pending sleep (freed when it fires or is removed).
 #[derive(Debug)]
 struct Entry {
     /// Deadline in nanoseconds since the epoch.
@@ -111,26 +111,22 @@ impl Wheel {
         key
     }
 
-    /// Removes the entry `key`, fired or not.
+    /// Removes the pending entry `key`. The caller must know it has not
+    /// fired: a fired entry is freed by [`Wheel::fire`] and its key may
+    /// already name another entry.
     pub(crate) fn remove(&mut self, key: usize) {
-        if self.entries[key].at.is_some() {
-            self.unlink(key as u32);
-            self.pending -= 1;
-        }
+        debug_assert!(self.entries[key].at.is_some(), "removing a fired entry");
+        self.unlink(key as u32);
+        self.pending -= 1;
         self.entries.remove(key);
     }
 
-    /// Whether `key` has fired; if not, `waker` is stored to be woken when it does.
-    pub(crate) fn poll(&mut self, key: usize, waker: &Waker) -> bool {
-        let entry = &mut self.entries[key];
-        if entry.at.is_none() {
-            return true;
-        }
-        match &mut entry.waker {
+    /// Stores `waker` to be woken when the pending entry `key` fires.
+    pub(crate) fn set_waker(&mut self, key: usize, waker: &Waker) {
+        match &mut self.entries[key].waker {
             Some(w) if w.will_wake(waker) => {}
             slot => *slot = Some(waker.clone()),
         }
-        false
     }
 
     /// Number of entries not fired yet.
@@ -144,8 +140,8 @@ impl Wheel {
         self.next_expiry().map(|(tick, _, _)| tick * TICK_NS)
     }
 
-    /// Fires every entry due at or before `now` (ns), moving their wakers
-    /// into `wakers` in deadline order.
+    /// Fires every entry due at or before `now` (ns): frees it and moves its
+    /// waker into `wakers`, in deadline order.
     pub(crate) fn fire(&mut self, now: u64, wakers: &mut Vec<Waker>) {
         let now_tick = now / TICK_NS;
         while let Some((tick, level, slot)) = self.next_expiry() {
@@ -172,7 +168,7 @@ impl Wheel {
         }
         self.due.sort_unstable();
         for (_, key) in self.due.drain(..) {
-            wakers.extend(self.entries[key as usize].waker.take());
+            wakers.extend(self.entries.remove(key as usize).waker);
         }
     }
 
@@ -309,40 +305,34 @@ mod tests {
             let mut later = later.into_iter();
             let mut removes = removes.into_iter();
             let mut now = 0u64;
-            let mut fired: Vec<(usize, u64)> = Vec::new();
             for step in steps {
-                // Never jump past the next work without firing at it first.
+                // `live` holds exactly the pending entries here.
                 let target = now + step;
-                let next = wheel.next();
-                if let Some(n) = next {
-                    let earliest = live.iter().filter(|(k, _)| !fired.iter().any(|(f, _)| f == k)).map(|(_, w)| *w).min();
-                    if let Some(e) = earliest {
-                        prop_assert!(n <= e.div_ceil(TICK_NS) * TICK_NS, "next {n} after the earliest deadline {e}");
-                    }
+                if let Some(n) = wheel.next() {
+                    let earliest = live.iter().map(|(_, w)| *w).min().expect("pending entries");
+                    prop_assert!(n <= earliest.div_ceil(TICK_NS) * TICK_NS, "next {} after the earliest deadline {}", n, earliest);
                 }
                 now = target;
                 let mut wakers = Vec::new();
-                let before: Vec<usize> = fired.iter().map(|(k, _)| *k).collect();
                 wheel.fire(now, &mut wakers);
-                let mut batch = Vec::new();
+                let mut fired = 0;
                 for &(key, when) in &live {
-                    let is_fired = wheel.entries[key].at.is_none();
+                    let is_fired = !wheel.entries.contains(key);
                     // Never early; late by less than one grid step at most.
                     if is_fired {
                         prop_assert!(when <= now, "entry due {} fired early at {}", when, now);
+                        fired += 1;
                     }
                     if when.div_ceil(TICK_NS) * TICK_NS <= now {
                         prop_assert!(is_fired, "entry due {} not fired at {}", when, now);
                     }
-                    if is_fired && !before.contains(&key) {
-                        batch.push((key, when));
-                    }
                 }
-                prop_assert_eq!(wakers.len(), batch.len());
+                prop_assert_eq!(wakers.len(), fired);
                 if let Some(n) = wheel.next() {
                     prop_assert!(n / TICK_NS > now / TICK_NS, "work at {} left behind at {}", n, now);
                 }
-                fired.extend(batch);
+                // Fired entries are freed by the wheel (their keys may be reused).
+                live.retain(|(k, _)| wheel.entries.contains(*k));
                 if let Some(w) = later.next() {
                     let w = now + w;
                     live.push((wheel.insert(w, noop_waker()), w));
@@ -350,11 +340,10 @@ mod tests {
                 if let Some(r) = removes.next() {
                     if !live.is_empty() {
                         let (key, _) = live.swap_remove(r.index(live.len()));
-                        fired.retain(|(k, _)| *k != key);
                         wheel.remove(key);
                     }
                 }
-                let unfired = live.iter().filter(|(k, _)| wheel.entries[*k].at.is_some()).count();
+                let unfired = live.len();
                 prop_assert_eq!(wheel.pending(), unfired);
             }
         }
