@@ -4,8 +4,9 @@
 //! Why not one TIMEOUT op per sleep: on the development machine (kernel
 //! 6.18, 2 vCPUs) 1,000,000 concurrent TIMEOUT ops took 36 s of wall time
 //! and 27 s of CPU, nearly all of it inside the kernel's `io_timeout`
-//! with interrupts disabled, against 1.6 s for tokio's timer wheel. Behind
-//! one ring timeout, the same run takes about 1.5 s (see `benches/timers.rs`).
+//! with interrupts disabled, against 1.5 s for tokio's timer wheel. Behind
+//! one ring timeout, the same run takes 1.1 s (median of 5, quiet machine;
+//! `cargo bench --bench timers`).
 
 use crate::wheel::{Wheel, TICK_NS};
 use ringloop_runtime::op::{self, Op, TimeoutKind};
