@@ -13,6 +13,12 @@
 //! |---|---|
 //! | `asyncio.run(main())` | [`run`] |
 //! | `create_task(c)` | [`spawn`] |
+//! | `gather(*aws)` | [`gather`], [`try_gather`] (fail-fast) |
+//! | `wait(aws, return_when)` | [`wait`], [`try_wait`] |
+//! | `as_completed(aws)` | [`as_completed`] |
+//! | `TaskGroup` | [`TaskGroup`] |
+//! | `shield(aw)` | spawn + await the handle ([`scheduler`]) |
+//! | `sleep`, `wait_for` | [`time::sleep`], [`time::timeout`] |
 //!
 //! This crate only re-exports: the loop and tasks live in `ringloop-runtime`,
 //! timers in `ringloop-timer`, sockets in `ringloop-net`.
@@ -20,11 +26,15 @@
 #![warn(missing_docs)]
 
 pub use ringloop_runtime::{
+    as_completed, gather, runtime_local, scheduler, try_gather, try_wait, wait, GroupAborted,
+    GroupError, ReturnWhen, TaskFailure, TaskGroup, WaitOutcome,
+};
+pub use ringloop_runtime::{
     buf, fd, features, op, run, spawn, spawn_named, yield_now, Builder, Features, JoinError,
     JoinHandle, Runtime, UnhandledPanic, YieldNow,
 };
 
-/// Timers: `sleep`, `sleep_until`, `timeout`, `timeout_at` (crate `ringloop-timer`).
+/// Timers: `sleep`, `sleep_until`, `interval`, `timeout`, `timeout_at` (crate `ringloop-timer`).
 pub mod time {
     pub use ringloop_timer::*;
 }

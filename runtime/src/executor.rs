@@ -39,6 +39,8 @@ pub(crate) struct Core {
     wakers: RefCell<Vec<Waker>>,
     orphans: RefCell<Vec<(Box<dyn Orphan>, CqeResult)>>,
     remote: RefCell<Vec<(usize, u64)>>,
+    /// Per-runtime values of `runtime_local`.
+    pub(crate) locals: crate::local::Locals,
 }
 
 impl Core {
@@ -54,6 +56,7 @@ impl Core {
             wakers: RefCell::new(Vec::new()),
             orphans: RefCell::new(Vec::new()),
             remote: RefCell::new(Vec::new()),
+            locals: Default::default(),
         }
     }
 
@@ -83,7 +86,7 @@ impl Core {
             scheduled: AtomicBool::new(true),
             shared: self.shared.clone(),
         });
-        let task = Task::new(future, header, Meta { id, name, location }, &self.config);
+        let task = Task::new(future, header, Meta { name, location }, &self.config);
         entry.insert(task.clone());
         drop(tasks);
         self.queue.borrow_mut().push_back((key, id));
@@ -175,7 +178,7 @@ impl Core {
         self.tasks
             .borrow()
             .iter()
-            .map(|(_, t)| t.meta().to_string())
+            .map(|(_, t)| t.describe())
             .collect()
     }
 
@@ -205,6 +208,7 @@ impl Core {
             }
         }
         self.queue.borrow_mut().clear();
+        self.locals.clear();
         self.driver.borrow_mut().shutdown();
         let orphans = std::mem::take(&mut *self.orphans.borrow_mut());
         for (orphan, cqe) in orphans {

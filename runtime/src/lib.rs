@@ -27,13 +27,20 @@ mod context;
 mod driver;
 mod executor;
 pub mod fd;
+mod local;
 pub mod op;
 mod runtime;
+pub mod scheduler;
 mod sys;
 mod task;
 
 pub use driver::Features;
+pub use local::runtime_local;
 pub use runtime::{features, run, Builder, Runtime};
+pub use scheduler::{
+    as_completed, gather, try_gather, try_wait, wait, GroupAborted, GroupError, ReturnWhen,
+    TaskFailure, TaskGroup, WaitOutcome,
+};
 pub use sys::open_fd_count;
 pub use task::{spawn, spawn_named, yield_now, JoinError, JoinHandle, UnhandledPanic, YieldNow};
 

@@ -1,17 +1,20 @@
 //! `sleep` and `sleep_until`.
 
-use ringloop_runtime::op::{self, Op, TimeoutKind};
+use crate::driver::Timers;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// Waits until `duration` has passed.
+/// Waits until `duration` has passed. A duration too large to represent
+/// as an `Instant` sleeps for about 30 years.
 ///
 /// # Panics
 /// When first polled outside a ringloop runtime.
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(Instant::now() + duration)
+    sleep_until(deadline_after(duration))
 }
 
 /// Waits until `deadline`.
@@ -19,16 +22,36 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// # Panics
 /// When first polled outside a ringloop runtime.
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline, op: None }
+    Sleep {
+        deadline,
+        entry: None,
+    }
 }
 
-/// The future of [`sleep`] and [`sleep_until`]. The TIMEOUT op is submitted
-/// on the first poll; dropping the future removes it from the kernel.
-#[derive(Debug)]
+/// `now + duration`, saturated to about 30 years from now.
+pub(crate) fn deadline_after(duration: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    let now = Instant::now();
+    now.checked_add(duration.min(FAR)).unwrap_or(now)
+}
+
+/// The future of [`sleep`] and [`sleep_until`].
+///
+/// On its first poll before the deadline the sleep registers in its
+/// runtime's timer wheel, which one ring TIMEOUT op, armed for the nearest
+/// deadline, drives. A sleep ends at its deadline or up to about 1 ms after
+/// it (deadlines are served on a 1 ms grid so that nearby deadlines share a
+/// ring timeout), never before. Dropping the sleep removes its entry.
 #[must_use = "a sleep does nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
-    op: Option<Op<op::Timeout>>,
+    entry: Option<Entry>,
+}
+
+/// A sleep's registration in a runtime's timers.
+struct Entry {
+    timers: Rc<Timers>,
+    key: usize,
 }
 
 impl Sleep {
@@ -42,10 +65,22 @@ impl Sleep {
         Instant::now() >= self.deadline
     }
 
-    /// Moves the deadline; the next poll arms a timer for the new one.
+    /// Moves the deadline; the next poll registers the new one.
     pub fn reset(&mut self, deadline: Instant) {
+        self.deregister();
         self.deadline = deadline;
-        self.op = None;
+    }
+
+    /// Forgets the registration. Before the deadline the entry is surely
+    /// still in the wheel (it fires only once the clock has passed the
+    /// deadline) and is removed now; after it, the wheel fires and frees the
+    /// entry by itself, and the key may already name another sleep.
+    fn deregister(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            if Instant::now() < self.deadline {
+                entry.timers.remove(entry.key);
+            }
+        }
     }
 }
 
@@ -53,23 +88,41 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let deadline = self.deadline;
-        let op = self.op.get_or_insert_with(|| {
-            // A relative timeout measured from after `now` was read can only
-            // end at or after the deadline.
-            let left = deadline.saturating_duration_since(Instant::now());
-            op::timeout(left, TimeoutKind::Relative)
-        });
-        let res = std::task::ready!(Pin::new(op).poll(cx));
-        self.op = None;
-        // The kernel never fires early, so `Ok` means the deadline passed.
-        // An error before the deadline means the op was cancelled because the
-        // runtime is shutting down: ending the sleep early would break its
-        // promise, so it stays pending.
-        if res.is_ok() || Instant::now() >= deadline {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+        let this = &mut *self;
+        if Instant::now() >= this.deadline {
+            // The wheel frees a registered entry when it fires it (it may
+            // have already): nothing to touch here.
+            this.entry = None;
+            return Poll::Ready(());
         }
+        if let Some(entry) = &this.entry {
+            if entry.timers.is_driven() {
+                entry.timers.set_waker(entry.key, cx.waker());
+                return Poll::Pending;
+            }
+            // The runtime this sleep registered with has shut down (its
+            // driver is gone while this entry is pending): register with
+            // the runtime polling it now instead of waiting forever.
+            this.deregister();
+        }
+        let timers = Timers::current();
+        let key = timers.insert(this.deadline, cx.waker());
+        this.entry = Some(Entry { timers, key });
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.deregister();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("registered", &self.entry.is_some())
+            .finish()
     }
 }

@@ -1,6 +1,6 @@
 //! `timeout` and `timeout_at` (asyncio's `wait_for`).
 
-use crate::sleep::{sleep_until, Sleep};
+use crate::sleep::{deadline_after, sleep_until, Sleep};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 /// });
 /// ```
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    timeout_at(Instant::now() + duration, future)
+    timeout_at(deadline_after(duration), future)
 }
 
 /// Runs `future` until `deadline`; see [`timeout`].

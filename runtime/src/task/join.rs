@@ -80,7 +80,14 @@ enum Repr {
 }
 
 /// Why a task produced no output: it was cancelled, or it panicked.
+///
+/// One pointer wide: every task reserves room for its `Result<T, JoinError>`
+/// output, so the error's details live behind a box.
 pub struct JoinError {
+    inner: Box<Inner>,
+}
+
+struct Inner {
     id: u64,
     name: Option<Arc<str>>,
     repr: Repr,
@@ -89,28 +96,32 @@ pub struct JoinError {
 impl JoinError {
     pub(crate) fn cancelled(id: u64, name: Option<Arc<str>>) -> Self {
         JoinError {
-            id,
-            name,
-            repr: Repr::Cancelled,
+            inner: Box::new(Inner {
+                id,
+                name,
+                repr: Repr::Cancelled,
+            }),
         }
     }
 
     pub(crate) fn panic(id: u64, name: Option<Arc<str>>, payload: Box<dyn Any + Send>) -> Self {
         JoinError {
-            id,
-            name,
-            repr: Repr::Panic(payload),
+            inner: Box::new(Inner {
+                id,
+                name,
+                repr: Repr::Panic(payload),
+            }),
         }
     }
 
     /// Whether the task was cancelled (aborted, or dropped at shutdown).
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.repr, Repr::Cancelled)
+        matches!(self.inner.repr, Repr::Cancelled)
     }
 
     /// Whether the task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panic(_))
+        matches!(self.inner.repr, Repr::Panic(_))
     }
 
     /// The panic payload, to re-raise with `std::panic::resume_unwind`.
@@ -125,20 +136,23 @@ impl JoinError {
 
     /// The panic payload, or the error back if the task was cancelled.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
-        match self.repr {
+        if self.is_cancelled() {
+            return Err(self);
+        }
+        match self.inner.repr {
             Repr::Panic(p) => Ok(p),
-            Repr::Cancelled => Err(self),
+            Repr::Cancelled => unreachable!("checked above"),
         }
     }
 
     /// The id of the task that failed.
     pub fn task_id(&self) -> u64 {
-        self.id
+        self.inner.id
     }
 
     /// The name the task was spawned with, if any.
     pub fn task_name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.inner.name.as_deref()
     }
 }
 
@@ -155,11 +169,11 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task {}", self.id)?;
-        if let Some(name) = &self.name {
+        write!(f, "task {}", self.inner.id)?;
+        if let Some(name) = &self.inner.name {
             write!(f, " '{name}'")?;
         }
-        match &self.repr {
+        match &self.inner.repr {
             Repr::Cancelled => write!(f, " was cancelled"),
             Repr::Panic(p) => write!(f, " panicked: {}", panic_message(p.as_ref())),
         }

@@ -33,20 +33,25 @@ pub enum UnhandledPanic {
 /// A poll longer than this is reported in debug mode.
 const SLOW_POLL: Duration = Duration::from_millis(100);
 
-/// Identifies a task in reports.
+/// Where a task came from, for reports (its id lives in the header).
 pub(crate) struct Meta {
-    pub(crate) id: u64,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) location: &'static Location<'static>,
 }
 
-impl fmt::Display for Meta {
+/// A task as reports name it: id, name, spawn location.
+struct Described<'a> {
+    id: u64,
+    meta: &'a Meta,
+}
+
+impl fmt::Display for Described<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "task {}", self.id)?;
-        if let Some(name) = &self.name {
+        if let Some(name) = &self.meta.name {
             write!(f, " '{name}'")?;
         }
-        write!(f, " (spawned at {})", self.location)
+        write!(f, " (spawned at {})", self.meta.location)
     }
 }
 
@@ -57,7 +62,8 @@ pub(crate) trait Runnable {
     /// Drops the future (shutdown); the handle resolves to "cancelled".
     fn cancel(&self);
     fn header(&self) -> &Header;
-    fn meta(&self) -> &Meta;
+    /// The task as reports name it.
+    fn describe(&self) -> String;
 }
 
 /// The life of a task's future.
@@ -75,7 +81,8 @@ pub(crate) struct Task<F: Future> {
     header: Arc<Header>,
     waker: Waker,
     stage: RefCell<Stage<F>>,
-    join_waker: RefCell<Option<Waker>>,
+    /// Taken out and put back to compare (a `Cell` is smaller than a `RefCell`).
+    join_waker: Cell<Option<Waker>>,
     aborted: Cell<bool>,
     detached: Cell<bool>,
     meta: Meta,
@@ -88,7 +95,7 @@ impl<F: Future + 'static> Task<F> {
             waker: Waker::from(header.clone()),
             header,
             stage: RefCell::new(Stage::Running(future)),
-            join_waker: RefCell::new(None),
+            join_waker: Cell::new(None),
             aborted: Cell::new(false),
             detached: Cell::new(false),
             meta,
@@ -96,13 +103,36 @@ impl<F: Future + 'static> Task<F> {
         })
     }
 
+    fn described(&self) -> Described<'_> {
+        Described {
+            id: self.header.id,
+            meta: &self.meta,
+        }
+    }
+
     /// Stores the task's result, or drops it at once if nobody can take it.
     fn finish(&self, stage: &mut Stage<F>, result: Result<F::Output, JoinError>) {
-        // Assigning drops the future in place, as the pin contract requires.
+        // Assigning drops the future in place, as the pin contract requires
+        // (and leaves `Consumed` in place even if that drop unwinds). A panic
+        // in the future's Drop is the task's failure: it goes to the handle
+        // instead of unwinding through the executor and ending the runtime.
+        let result = match catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed)) {
+            Ok(()) => result,
+            // A panic from the poll itself stays the one reported.
+            Err(_) if matches!(&result, Err(e) if e.is_panic()) => result,
+            Err(payload) => {
+                let _ = catch_unwind(AssertUnwindSafe(|| drop(result)));
+                Err(JoinError::panic(
+                    self.header.id,
+                    self.meta.name.clone(),
+                    payload,
+                ))
+            }
+        };
         *stage = Stage::Finished(result);
         if self.detached.get() {
             self.drop_unobserved(stage);
-        } else if let Some(w) = self.join_waker.borrow_mut().take() {
+        } else if let Some(w) = self.join_waker.take() {
             w.wake();
         }
     }
@@ -111,14 +141,14 @@ impl<F: Future + 'static> Task<F> {
     fn drop_unobserved(&self, stage: &mut Stage<F>) {
         if let Stage::Finished(Err(e)) = std::mem::replace(stage, Stage::Consumed) {
             if let Ok(payload) = e.try_into_panic() {
-                report_unhandled_panic(&self.meta, payload.as_ref(), self.unhandled_panic);
+                report_unhandled_panic(self.described(), payload.as_ref(), self.unhandled_panic);
             }
         }
     }
 }
 
 fn report_unhandled_panic(
-    meta: &Meta,
+    meta: Described<'_>,
     payload: &(dyn std::any::Any + Send),
     policy: UnhandledPanic,
 ) {
@@ -144,7 +174,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
             return true;
         };
         if self.aborted.get() {
-            let err = JoinError::cancelled(self.meta.id, self.meta.name.clone());
+            let err = JoinError::cancelled(self.header.id, self.meta.name.clone());
             self.finish(&mut stage, Err(err));
             return true;
         }
@@ -160,7 +190,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
                 eprintln!(
                     "ringloop debug: {} blocked the event loop for {} ms in one poll; move \
                      blocking work to ringloop::to_thread",
-                    self.meta,
+                    self.described(),
                     took.as_millis()
                 );
             }
@@ -169,7 +199,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
             Ok(Poll::Pending) => return false,
             Ok(Poll::Ready(out)) => Ok(out),
             Err(payload) => Err(JoinError::panic(
-                self.meta.id,
+                self.header.id,
                 self.meta.name.clone(),
                 payload,
             )),
@@ -183,7 +213,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
             return;
         };
         if matches!(*stage, Stage::Running(_)) {
-            let err = JoinError::cancelled(self.meta.id, self.meta.name.clone());
+            let err = JoinError::cancelled(self.header.id, self.meta.name.clone());
             self.finish(&mut stage, Err(err));
         }
     }
@@ -192,8 +222,8 @@ impl<F: Future + 'static> Runnable for Task<F> {
         &self.header
     }
 
-    fn meta(&self) -> &Meta {
-        &self.meta
+    fn describe(&self) -> String {
+        self.described().to_string()
     }
 }
 
@@ -211,11 +241,11 @@ impl<F: Future + 'static> Join<F::Output> for Task<F> {
                 Stage::Running(_) => {}
             }
         }
-        let mut join_waker = self.join_waker.borrow_mut();
-        match &mut *join_waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
+        let stored = match self.join_waker.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        self.join_waker.set(Some(stored));
         Poll::Pending
     }
 
@@ -236,7 +266,7 @@ impl<F: Future + 'static> Join<F::Output> for Task<F> {
 
     fn detach(&self) {
         self.detached.set(true);
-        self.join_waker.borrow_mut().take();
+        drop(self.join_waker.take());
         if let Ok(mut stage) = self.stage.try_borrow_mut() {
             if matches!(*stage, Stage::Finished(_)) {
                 self.drop_unobserved(&mut stage);
@@ -245,7 +275,7 @@ impl<F: Future + 'static> Join<F::Output> for Task<F> {
     }
 
     fn id(&self) -> u64 {
-        self.meta.id
+        self.header.id
     }
 }
 
