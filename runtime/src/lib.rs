@@ -29,6 +29,7 @@ mod executor;
 pub mod fd;
 pub mod op;
 mod runtime;
+pub mod sync;
 mod sys;
 mod task;
 
