@@ -13,6 +13,8 @@
 //! |---|---|
 //! | `asyncio.run(main())` | [`run`] |
 //! | `create_task(c)` | [`spawn`] |
+//! | `Lock`, `Semaphore`, `Event`, `Condition`, `Barrier`, `Queue` | [`sync`] |
+//! | `to_thread(f)` | [`to_thread`] |
 //!
 //! This crate only re-exports: the loop and tasks live in `ringloop-runtime`,
 //! timers in `ringloop-timer`, sockets in `ringloop-net`.
@@ -23,6 +25,7 @@ pub use ringloop_runtime::{
     buf, fd, features, op, run, spawn, spawn_named, yield_now, Builder, Features, JoinError,
     JoinHandle, Runtime, UnhandledPanic, YieldNow,
 };
+pub use ringloop_runtime::{spawn_blocking, sync, to_thread, BlockingError, BlockingHandle};
 
 /// Timers: `sleep`, `sleep_until`, `timeout`, `timeout_at` (crate `ringloop-timer`).
 pub mod time {

@@ -42,6 +42,31 @@ pub(crate) fn eventfd_signal(fd: &OwnedFd) {
     ));
 }
 
+/// Blocks, in the calling thread, every signal that is delivered
+/// asynchronously (all but SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS,
+/// which are raised by the thread's own faults). Used by blocking-pool
+/// threads so a signal meant for a signalfd is never taken by them; child
+/// processes started by `std::process::Command` get an empty mask again.
+pub(crate) fn block_async_signals() {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigfillset initializes the set it is given; sigdelset and
+    // pthread_sigmask then get an initialized set and a null old-set pointer.
+    unsafe {
+        libc::sigfillset(set.as_mut_ptr());
+        for sig in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGILL,
+            libc::SIGFPE,
+            libc::SIGTRAP,
+            libc::SIGSYS,
+        ] {
+            libc::sigdelset(set.as_mut_ptr(), sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), std::ptr::null_mut());
+    }
+}
+
 /// Returns the number of open file descriptors of this process.
 #[doc(hidden)]
 pub fn open_fd_count() -> io::Result<usize> {
