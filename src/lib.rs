@@ -25,7 +25,9 @@ pub use ringloop_runtime::{
     buf, fd, features, op, run, spawn, spawn_named, yield_now, Builder, Features, JoinError,
     JoinHandle, Runtime, UnhandledPanic, YieldNow,
 };
-pub use ringloop_runtime::{spawn_blocking, sync, to_thread, BlockingError, BlockingHandle};
+pub use ringloop_runtime::{
+    signal, spawn_blocking, sync, to_thread, BlockingError, BlockingHandle,
+};
 
 /// Timers: `sleep`, `sleep_until`, `timeout`, `timeout_at` (crate `ringloop-timer`).
 pub mod time {

@@ -30,6 +30,7 @@ mod executor;
 pub mod fd;
 pub mod op;
 mod runtime;
+pub mod signal;
 pub mod sync;
 mod sys;
 mod task;
