@@ -31,8 +31,8 @@ use crate::fd::SharedFd;
 use crate::op::{self, Op, PollAdd, Read};
 use futures_util::Stream;
 use std::fmt;
-use std::future::Future;
 use std::future::poll_fn;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -148,9 +148,9 @@ pub async fn ctrl_c() -> io::Result<()> {
 impl Signal {
     /// Waits for the next delivery of the signal.
     ///
-    /// Cancel-safe: dropping the future leaves any signal that was not yet
-    /// read pending for the next call (an in-flight read that already took
-    /// one when dropped is the exception: the kernel completes it after).
+    /// Cancel-safe: the ring ops live in the `Signal`, not in this future,
+    /// so dropping it (e.g. the losing side of a `select`) loses no
+    /// delivery; the next call picks up where this one stopped.
     ///
     /// # Errors
     /// If reading the signalfd fails (not expected in practice).
