@@ -15,6 +15,7 @@
 //! | `create_task(c)` | [`spawn`] |
 //! | `Lock`, `Semaphore`, `Event`, `Condition`, `Barrier`, `Queue` | [`sync`] |
 //! | `to_thread(f)` | [`to_thread`] |
+//! | `loop.add_signal_handler` | [`signal::signal`], [`signal::ctrl_c`] |
 //!
 //! This crate only re-exports: the loop and tasks live in `ringloop-runtime`,
 //! timers in `ringloop-timer`, sockets in `ringloop-net`.

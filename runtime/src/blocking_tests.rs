@@ -122,3 +122,23 @@ fn queued_closures_never_run_after_shutdown_and_resolve_cancelled() {
     thread::sleep(Duration::from_millis(20));
     assert_eq!(ran.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn pool_threads_block_async_signals_but_not_faults() {
+    run(async {
+        let (term, int, segv) = to_thread(|| {
+            (
+                crate::sys::is_blocked_in_this_thread(libc::SIGTERM),
+                crate::sys::is_blocked_in_this_thread(libc::SIGINT),
+                crate::sys::is_blocked_in_this_thread(libc::SIGSEGV),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(
+            term && int,
+            "a pool thread could steal SIGTERM/SIGINT from a signalfd"
+        );
+        assert!(!segv);
+    });
+}

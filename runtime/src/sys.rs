@@ -126,6 +126,18 @@ pub(crate) fn signalfd_for(signum: libc::c_int) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Whether `signum` is blocked in the calling thread.
+#[cfg(test)]
+pub(crate) fn is_blocked_in_this_thread(signum: libc::c_int) -> bool {
+    let mut current = sigset(false, &[]);
+    // SAFETY: `how` is ignored when the new set is null; `current` is an
+    // initialized sigset the call overwrites with the thread's mask.
+    let err = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut current) };
+    assert_eq!(err, 0, "pthread_sigmask failed");
+    // SAFETY: `current` is an initialized sigset.
+    unsafe { libc::sigismember(&current, signum) == 1 }
+}
+
 /// Sends `signum` to the calling thread only.
 pub(crate) fn tgkill_self(signum: libc::c_int) -> io::Result<()> {
     // getpid/gettid/tgkill take no pointers; tgkill targets only this thread.

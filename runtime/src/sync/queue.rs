@@ -273,7 +273,8 @@ impl<T, S: Store<T>> GenericQueue<T, S> {
 
     /// Closes the queue: `put` fails from now on (waiting putters get their
     /// items back), `get` returns the remaining items and then fails
-    /// (waiting getters are woken with the error). Idempotent.
+    /// (waiting getters are woken with the error). Idempotent. `join` still
+    /// waits for `task_done` on the items that were put.
     pub fn close(&self) {
         let mut st = self.state.borrow_mut();
         st.closed = true;
