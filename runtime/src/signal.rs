@@ -271,6 +271,34 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_recv_loses_no_delivery() {
+        run(async {
+            let mut s = signal(SignalKind::user_defined2()).unwrap();
+            {
+                // Start a recv (read finds nothing, poll_add goes in flight), then drop it.
+                let mut recv = Box::pin(s.recv());
+                assert!(crate::sync::poll_once(recv.as_mut()).await.is_pending());
+            }
+            raise_in_this_thread(SignalKind::user_defined2()).unwrap();
+            let mut stream = Box::pin(s);
+            let item = futures_util::StreamExt::next(&mut stream).await;
+            assert!(matches!(item, Some(Ok(()))));
+        });
+    }
+
+    #[test]
+    fn ctrl_c_resolves_on_sigint() {
+        run(async {
+            // Block SIGINT in this test thread before raising it at this thread only.
+            let first = signal(SignalKind::interrupt()).unwrap();
+            drop(first);
+            raise_in_this_thread(SignalKind::interrupt()).unwrap();
+            // Pending (blocked) since the raise; the new signalfd reads it.
+            ctrl_c().await.unwrap();
+        });
+    }
+
+    #[test]
     fn uncatchable_signals_are_errors() {
         run(async {
             let err = signal(SignalKind::from_raw(libc::SIGKILL)).unwrap_err();
