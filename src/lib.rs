@@ -19,6 +19,9 @@
 //! | `TaskGroup` | [`TaskGroup`] |
 //! | `shield(aw)` | spawn + await the handle ([`scheduler`]) |
 //! | `sleep`, `wait_for` | [`time::sleep`], [`time::timeout`] |
+//! | `Lock`, `Semaphore`, `Event`, `Condition`, `Barrier`, `Queue` | [`sync`] |
+//! | `to_thread(f)` | [`to_thread`] |
+//! | `loop.add_signal_handler` | [`signal::signal`], [`signal::ctrl_c`] |
 //!
 //! This crate only re-exports: the loop and tasks live in `ringloop-runtime`,
 //! timers in `ringloop-timer`, sockets in `ringloop-net`.
@@ -32,6 +35,9 @@ pub use ringloop_runtime::{
 pub use ringloop_runtime::{
     buf, fd, features, op, run, spawn, spawn_named, yield_now, Builder, Features, JoinError,
     JoinHandle, Runtime, UnhandledPanic, YieldNow,
+};
+pub use ringloop_runtime::{
+    signal, spawn_blocking, sync, to_thread, BlockingError, BlockingHandle,
 };
 
 /// Timers: `sleep`, `sleep_until`, `interval`, `timeout`, `timeout_at` (crate `ringloop-timer`).

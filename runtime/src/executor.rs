@@ -21,6 +21,9 @@ pub(crate) struct Config {
     pub(crate) event_interval: u32,
     pub(crate) debug: bool,
     pub(crate) unhandled_panic: UnhandledPanic,
+    /// Blocking-pool size and idle timeout (see `crate::blocking`).
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) blocking_keep_alive: std::time::Duration,
 }
 
 /// Everything one runtime owns. Lives in an `Rc`, made current on its thread
@@ -28,6 +31,7 @@ pub(crate) struct Config {
 pub(crate) struct Core {
     pub(crate) driver: Rc<RefCell<Driver>>,
     pub(crate) shared: Arc<Shared>,
+    pub(crate) blocking: crate::blocking::Pool,
     tasks: RefCell<slab::Slab<Rc<dyn Runnable>>>,
     /// Tasks ready to run, as (slot, id): a stale entry whose id no longer
     /// matches its slot is skipped.
@@ -48,6 +52,10 @@ impl Core {
         Core {
             driver: Rc::new(RefCell::new(driver)),
             shared,
+            blocking: crate::blocking::Pool::new(
+                config.max_blocking_threads,
+                config.blocking_keep_alive,
+            ),
             tasks: RefCell::new(slab::Slab::with_capacity(64)),
             queue: RefCell::new(VecDeque::with_capacity(64)),
             main_woken: Cell::new(false),
@@ -208,6 +216,7 @@ impl Core {
             }
         }
         self.queue.borrow_mut().clear();
+        self.blocking.shutdown();
         self.locals.clear();
         self.driver.borrow_mut().shutdown();
         let orphans = std::mem::take(&mut *self.orphans.borrow_mut());

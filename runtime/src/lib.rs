@@ -22,6 +22,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod blocking;
 pub mod buf;
 mod context;
 mod driver;
@@ -31,9 +32,12 @@ mod local;
 pub mod op;
 mod runtime;
 pub mod scheduler;
+pub mod signal;
+pub mod sync;
 mod sys;
 mod task;
 
+pub use blocking::{spawn_blocking, to_thread, BlockingError, BlockingHandle};
 pub use driver::Features;
 pub use local::runtime_local;
 pub use runtime::{features, run, Builder, Runtime};

@@ -10,6 +10,12 @@ use std::io;
 use std::panic::Location;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
+
+fn default_blocking_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores + 4).min(32)
+}
 
 /// An io_uring event loop with its executor. Not `Send`: a runtime, its
 /// tasks and its ring belong to the thread that created it.
@@ -56,6 +62,11 @@ impl Runtime {
         self.core.driver.borrow().features()
     }
 
+    /// Number of `to_thread` pool threads alive now.
+    pub fn blocking_threads(&self) -> usize {
+        self.core.blocking.threads()
+    }
+
     /// Number of ops the kernel may still post a completion for.
     pub fn ops_in_flight(&self) -> usize {
         self.core.driver.borrow().in_flight()
@@ -90,6 +101,8 @@ pub struct Builder {
     event_interval: u32,
     debug: Option<bool>,
     unhandled_panic: UnhandledPanic,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
 }
 
 impl Default for Builder {
@@ -110,6 +123,8 @@ impl Builder {
             event_interval: 61,
             debug: None,
             unhandled_panic: UnhandledPanic::Report,
+            max_blocking_threads: default_blocking_threads(),
+            blocking_keep_alive: Duration::from_secs(10),
         }
     }
 
@@ -151,6 +166,20 @@ impl Builder {
         self
     }
 
+    /// Most closures of `to_thread` running at once; more wait in FIFO
+    /// order. Default `min(32, cores + 4)`, as asyncio's default executor.
+    pub fn max_blocking_threads(&mut self, threads: usize) -> &mut Self {
+        self.max_blocking_threads = threads.max(1);
+        self
+    }
+
+    /// How long an idle `to_thread` pool thread waits for work before it
+    /// exits (default 10 s).
+    pub fn blocking_keep_alive(&mut self, idle: Duration) -> &mut Self {
+        self.blocking_keep_alive = idle;
+        self
+    }
+
     /// Creates the runtime.
     ///
     /// # Errors
@@ -171,6 +200,8 @@ impl Builder {
             event_interval: self.event_interval,
             debug,
             unhandled_panic: self.unhandled_panic,
+            max_blocking_threads: self.max_blocking_threads,
+            blocking_keep_alive: self.blocking_keep_alive,
         };
         let shared = Arc::new(crate::task::waker::Shared::new(wake_fd));
         Ok(Runtime {

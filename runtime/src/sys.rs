@@ -42,6 +42,114 @@ pub(crate) fn eventfd_signal(fd: &OwnedFd) {
     ));
 }
 
+/// Signals raised by a thread's own faults; never blocked by the runtime.
+const FAULT_SIGNALS: [libc::c_int; 6] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+];
+
+/// A signal set: every signal but `except` if `full`, else just `only`.
+fn sigset(full: bool, signals: &[libc::c_int]) -> libc::sigset_t {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigfillset/sigemptyset initialize the set they are given, and
+    // sigaddset/sigdelset then operate on it; invalid numbers only make them
+    // return EINVAL, which leaves the set unchanged.
+    unsafe {
+        if full {
+            libc::sigfillset(set.as_mut_ptr());
+        } else {
+            libc::sigemptyset(set.as_mut_ptr());
+        }
+        for &sig in signals {
+            if full {
+                libc::sigdelset(set.as_mut_ptr(), sig);
+            } else {
+                libc::sigaddset(set.as_mut_ptr(), sig);
+            }
+        }
+        set.assume_init()
+    }
+}
+
+/// Adds `set` to the calling thread's blocked signals.
+fn block_in_this_thread(set: &libc::sigset_t) -> io::Result<()> {
+    // SAFETY: `set` is an initialized sigset borrowed for the call; the old
+    // set is not requested (null is allowed).
+    let err = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, set, std::ptr::null_mut()) };
+    if err == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(err))
+    }
+}
+
+/// Blocks, in the calling thread, every signal that is delivered
+/// asynchronously (all but the fault signals, which a thread raises itself).
+/// Used by blocking-pool threads so a signal meant for a signalfd is never
+/// taken by them; child processes started by `std::process::Command` get an
+/// empty mask again.
+pub(crate) fn block_async_signals() {
+    // Cannot fail with a valid `how` and set.
+    let _ = block_in_this_thread(&sigset(true, &FAULT_SIGNALS));
+}
+
+/// Blocks `signum` in the calling thread and opens a non-blocking,
+/// close-on-exec signalfd for it.
+pub(crate) fn signalfd_for(signum: libc::c_int) -> io::Result<OwnedFd> {
+    if signum == libc::SIGKILL || signum == libc::SIGSTOP {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "signal {signum} (SIGKILL/SIGSTOP) cannot be caught; listen for SIGTERM instead"
+            ),
+        ));
+    }
+    if signum <= 0 || signum > libc::SIGRTMAX() || FAULT_SIGNALS.contains(&signum) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{signum} is not a signal a signalfd can receive (valid: 1..={}, not a fault \
+                 signal such as SIGSEGV)",
+                libc::SIGRTMAX()
+            ),
+        ));
+    }
+    let set = sigset(false, &[signum]);
+    block_in_this_thread(&set)?;
+    // `set` is an initialized sigset that outlives the call.
+    let fd = syscall!(signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC))?;
+    // SAFETY: `fd` was just returned by signalfd and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether `signum` is blocked in the calling thread.
+#[cfg(test)]
+pub(crate) fn is_blocked_in_this_thread(signum: libc::c_int) -> bool {
+    let mut current = sigset(false, &[]);
+    // SAFETY: `how` is ignored when the new set is null; `current` is an
+    // initialized sigset the call overwrites with the thread's mask.
+    let err = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut current) };
+    assert_eq!(err, 0, "pthread_sigmask failed");
+    // SAFETY: `current` is an initialized sigset.
+    unsafe { libc::sigismember(&current, signum) == 1 }
+}
+
+/// Sends `signum` to the calling thread only.
+pub(crate) fn tgkill_self(signum: libc::c_int) -> io::Result<()> {
+    // getpid/gettid/tgkill take no pointers; tgkill targets only this thread.
+    syscall!(syscall(
+        libc::SYS_tgkill,
+        libc::getpid(),
+        libc::gettid(),
+        signum
+    ))?;
+    Ok(())
+}
+
 /// Returns the number of open file descriptors of this process.
 #[doc(hidden)]
 pub fn open_fd_count() -> io::Result<usize> {
