@@ -28,6 +28,7 @@ mod driver;
 mod executor;
 pub mod fd;
 pub mod op;
+pub mod rlimit;
 mod runtime;
 mod sys;
 mod task;
