@@ -15,7 +15,7 @@
 //! | `create_task(c)` | [`spawn`] |
 //!
 //! This crate only re-exports: the loop and tasks live in `ringloop-runtime`,
-//! timers in `ringloop-timer`, sockets in `ringloop-net`.
+//! timers in `ringloop-timer`, sockets in `ringloop-net` ([`net`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -23,6 +23,13 @@ pub use ringloop_runtime::{
     buf, fd, features, op, run, spawn, spawn_named, yield_now, Builder, Features, JoinError,
     JoinHandle, Runtime, UnhandledPanic, YieldNow,
 };
+
+/// Sockets: TCP, UDP and Unix sockets on io_uring ops, asyncio-style
+/// streams (`open_connection`, `start_server`) and the `futures-io`
+/// adapter (crate `ringloop-net`).
+pub mod net {
+    pub use ringloop_net::*;
+}
 
 /// Timers: `sleep`, `sleep_until`, `timeout`, `timeout_at` (crate `ringloop-timer`).
 pub mod time {
