@@ -20,8 +20,8 @@
 #![warn(missing_docs)]
 
 pub use ringloop_runtime::{
-    buf, fd, features, op, run, spawn, spawn_named, yield_now, Builder, Features, JoinError,
-    JoinHandle, Runtime, UnhandledPanic, YieldNow,
+    buf, fd, features, op, rlimit, run, spawn, spawn_named, yield_now, Builder, Features,
+    JoinError, JoinHandle, Runtime, UnhandledPanic, YieldNow,
 };
 
 /// Sockets: TCP, UDP and Unix sockets on io_uring ops, asyncio-style
