@@ -110,7 +110,7 @@ fn incoming_accepts_many_connections() {
             streams
         });
         let mut incoming = listener.incoming();
-        let mut seen = vec![false; N];
+        let mut seen = [false; N];
         for _ in 0..N {
             let stream = incoming.next().await.unwrap().unwrap();
             let (res, b) = stream.read_exact(vec![0u8; 1]).await;
