@@ -127,7 +127,7 @@ fn line_limit_overrun_is_a_clear_error() {
             next = reader.read_line().await;
         }
         let mut line = next.unwrap();
-        if line != &b"short\n"[..] {
+        if line != b"short\n"[..] {
             // The error came before the long line's end was read: its tail
             // is returned as a line of its own, as asyncio's readline does.
             assert!(line.len() < 40 && line.ends_with(b"x\n"), "{line:?}");
