@@ -42,7 +42,9 @@ fn copy_echo_server_with_split_halves() {
 fn buf_read_lines_and_read_exact() {
     ringloop::run(async {
         let (client, server) = tcp_pair().await;
-        let (res, _) = client.write_all(&b"first line\nsecond\n0123456789"[..]).await;
+        let (res, _) = client
+            .write_all(&b"first line\nsecond\n0123456789"[..])
+            .await;
         res.unwrap();
         drop(client);
         let mut s = server.into_poll_stream();
