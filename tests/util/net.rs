@@ -77,3 +77,46 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// The environment variable that tells a re-executed test binary which
+/// child role to play.
+pub const CHILD_ENV: &str = "RINGLOOP_NET_CHILD";
+
+/// Whether this process is the child started for `role`.
+pub fn is_child(role: &str) -> bool {
+    std::env::var(CHILD_ENV).as_deref() == Ok(role)
+}
+
+/// A command that re-runs this test binary as the child `role`: only the
+/// ignored test function named `role` runs, and it sees [`is_child`].
+pub fn child_command(role: &str) -> std::process::Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([
+        role,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, role)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::inherit());
+    cmd
+}
+
+/// Reads the child's stdout until a line `LISTENING <port>`.
+pub fn read_listening_port(out: &mut impl std::io::BufRead) -> u16 {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = out
+            .read_line(&mut line)
+            .expect("reading the child's stdout");
+        assert!(n > 0, "the child exited before it listened");
+        // The test harness may have printed "test name ... " on the same line.
+        if let Some(at) = line.find("LISTENING ") {
+            return line[at + 10..].trim().parse().expect("a port number");
+        }
+    }
+}
