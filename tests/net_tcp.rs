@@ -129,6 +129,27 @@ fn incoming_accepts_many_connections() {
 }
 
 #[test]
+fn incoming_single_shot_fallback_accepts_and_rearms() {
+    ringloop::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut incoming = listener.incoming().multishot(false);
+        assert!(!incoming.is_multishot());
+        for round in 0..3u8 {
+            let client = TcpStream::connect(addr).await.unwrap();
+            let (res, _) = client.write_all(vec![round]).await;
+            res.unwrap();
+            let server = incoming.next().await.unwrap().unwrap();
+            let (res, b) = server.read_exact(vec![0u8; 1]).await;
+            res.unwrap();
+            assert_eq!(b, [round]);
+        }
+        let multi = listener.incoming().multishot(true);
+        assert_eq!(multi.is_multishot(), ringloop::features().multishot_accept);
+    });
+}
+
+#[test]
 fn accept_reports_peer_and_local_addresses() {
     ringloop::run(async {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -148,6 +148,28 @@ impl<T> Incoming<T> {
     }
 }
 
+impl<T> Incoming<T> {
+    /// Chooses multishot ACCEPT (`true`, the default where the kernel has
+    /// it) or one single-shot ACCEPT per connection (`false`). Single-shot
+    /// takes a connection only when this stream is polled, which lets
+    /// several SO_REUSEPORT listeners share load by how busy they are;
+    /// multishot saves an SQE per connection. `true` on a kernel without
+    /// multishot accept stays single-shot.
+    pub fn multishot(mut self, on: bool) -> Self {
+        let on = on && ringloop_runtime::features().multishot_accept;
+        if on != self.inner.multishot {
+            self.inner.multishot = on;
+            self.inner.state = State::Idle;
+        }
+        self
+    }
+
+    /// Whether multishot ACCEPT is in use.
+    pub fn is_multishot(&self) -> bool {
+        self.inner.multishot
+    }
+}
+
 impl<T> std::fmt::Debug for Incoming<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Incoming")

@@ -33,6 +33,17 @@
 //!   shuts down gracefully.
 //! - **[`PollStream`]**: the `futures-io` `AsyncRead`/`AsyncWrite`/`AsyncBufRead`
 //!   traits, for the wider ecosystem.
+//!
+//! # io_uring operations used
+//!
+//! ACCEPT (multishot on Linux 5.19+, probed through
+//! `ringloop::features().multishot_accept`; single-shot otherwise or by
+//! choice, see [`Incoming::multishot`]), CONNECT, RECV and SEND (with
+//! `MSG_NOSIGNAL`) for streams and connected datagram sockets, SENDMSG and
+//! RECVMSG for addressed datagrams, SHUTDOWN (Linux 5.11+), TIMEOUT for
+//! back-off and shutdown grace periods, and ASYNC_CANCEL when an op is
+//! dropped. Sockets are created and configured with ordinary syscalls
+//! (socket2): `socket`, `bind`, `listen`, `setsockopt`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
