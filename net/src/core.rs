@@ -238,7 +238,8 @@ macro_rules! stream_io_methods {
         ///
         /// Cancel-safe: if this future is dropped before the data arrives,
         /// the receive stays in flight and the next `read` returns its bytes,
-        /// so nothing the kernel received is lost.
+        /// so nothing the kernel received is lost. Read from one task at a
+        /// time: two reads in flight at once get the data in an undefined order.
         pub async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
             self.core.read(buf).await
         }

@@ -10,6 +10,10 @@ use std::net::{SocketAddr, ToSocketAddrs};
 /// A UDP socket. Each send is one datagram; each receive returns one
 /// datagram, truncated to the buffer's capacity.
 ///
+/// A receive dropped before it completes is cancelled; a datagram the
+/// kernel delivered into its buffer just before is lost, as it could have
+/// been on the network. (Stream reads, by contrast, are cancel-safe.)
+///
 /// ```no_run
 /// use ringloop_net::UdpSocket;
 /// ringloop_runtime::run(async {

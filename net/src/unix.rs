@@ -32,7 +32,8 @@ pub struct UnixListener {
 
 impl UnixListener {
     /// Binds to the socket file `path` (which must not exist yet; remove a
-    /// stale one first) and listens with a backlog of 1024.
+    /// stale one first) and listens with a backlog of 1024. The file stays
+    /// after the listener is dropped; remove it when done.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         UnixListener::bind_with(path, &ListenOptions::new())
     }
