@@ -313,3 +313,31 @@ fn listener_from_options_serves() {
         assert_eq!(server.accept_errors(), 0);
     });
 }
+
+#[test]
+fn a_panicking_handler_does_not_stop_the_server() {
+    ringloop::run(async {
+        let server = start_server("127.0.0.1:0", |mut reader, writer| async move {
+            let line = reader.read_line().await.unwrap();
+            if &line[..] == b"panic\n" {
+                panic!("handler panics on purpose (expected in this test)");
+            }
+            writer.write(line).await.unwrap();
+        })
+        .await
+        .unwrap();
+        let addr = server.local_addr().unwrap();
+        let (mut r1, w1) = open_connection(addr).await.unwrap();
+        w1.write(&b"panic\n"[..]).await.unwrap();
+        // The panicking handler's connection is closed...
+        assert_eq!(r1.read_line().await.unwrap(), &b""[..]);
+        // ...and the server keeps serving.
+        let (mut r2, w2) = open_connection(addr).await.unwrap();
+        w2.write(&b"fine\n"[..]).await.unwrap();
+        assert_eq!(r2.read_line().await.unwrap(), &b"fine\n"[..]);
+        drop((r2, w2));
+        let report = server.shutdown(Duration::from_secs(5)).await;
+        assert_eq!(report.aborted, 0);
+        assert_eq!(server.connections(), 0);
+    });
+}

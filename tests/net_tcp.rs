@@ -223,3 +223,21 @@ fn read_exact_at_eof_keeps_partial_data() {
         assert_eq!(buf, b"abc");
     });
 }
+
+#[test]
+fn rebinding_a_port_in_time_wait_works_thanks_to_so_reuseaddr() {
+    ringloop::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        // The server side closes first, leaving its end in TIME_WAIT.
+        drop(server);
+        let (res, _) = client.read(Vec::with_capacity(1)).await;
+        assert_eq!(res.unwrap(), 0);
+        drop(client);
+        drop(listener);
+        let again = TcpListener::bind(addr).expect("SO_REUSEADDR allows rebinding");
+        assert_eq!(again.local_addr().unwrap(), addr);
+    });
+}
