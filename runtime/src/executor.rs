@@ -135,9 +135,6 @@ impl Core {
                     drop(task);
                 }
             }
-            if self.main_woken.get() {
-                return;
-            }
         }
     }
 

@@ -53,28 +53,23 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        {
-            let deadline = self.deadline;
-            let op = self.op.get_or_insert_with(|| {
-                // A relative timeout measured from after `now` was read can
-                // only end at or after the deadline.
-                let left = deadline.saturating_duration_since(Instant::now());
-                op::timeout(left, TimeoutKind::Relative)
-            });
-            match Pin::new(op).poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(res) => {
-                    self.op = None;
-                    // The kernel never fires early, so `Ok` means the deadline passed.
-                    if res.is_ok() || Instant::now() >= deadline {
-                        return Poll::Ready(());
-                    }
-                    // The op failed before the deadline: it was cancelled
-                    // because the runtime is shutting down. Ending the sleep
-                    // early would break its promise, so it stays pending.
-                    return Poll::Pending;
-                }
-            }
+        let deadline = self.deadline;
+        let op = self.op.get_or_insert_with(|| {
+            // A relative timeout measured from after `now` was read can only
+            // end at or after the deadline.
+            let left = deadline.saturating_duration_since(Instant::now());
+            op::timeout(left, TimeoutKind::Relative)
+        });
+        let res = std::task::ready!(Pin::new(op).poll(cx));
+        self.op = None;
+        // The kernel never fires early, so `Ok` means the deadline passed.
+        // An error before the deadline means the op was cancelled because the
+        // runtime is shutting down: ending the sleep early would break its
+        // promise, so it stays pending.
+        if res.is_ok() || Instant::now() >= deadline {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 }

@@ -13,6 +13,7 @@
 //! # });
 //! ```
 //!
+//! Ops are lazy like every Rust future: the SQE is pushed on the first poll.
 //! Dropping an op future before its CQE is always safe: its resources move
 //! into the driver (the kernel may still write into a buffer), an
 //! ASYNC_CANCEL is submitted, and everything is freed when the CQE arrives;
@@ -77,24 +78,70 @@ fn shut_down_error() -> io::Error {
     io::Error::other("ringloop: the runtime has shut down; no more io_uring ops can be submitted")
 }
 
-/// A single-shot io_uring op in flight: a future of `T::Output`.
+/// Where an op is in its life, as seen by its future.
+enum State {
+    /// Built but not yet polled: the SQE waits here, so creating an op
+    /// outside a runtime (to pass it to `block_on`) is fine.
+    Unsubmitted(io_uring::squeue::Entry),
+    /// Pushed to the ring under `key`.
+    InFlight {
+        driver: Rc<RefCell<Driver>>,
+        key: usize,
+    },
+    /// The output was returned (or, for a stream, the final item).
+    Done,
+}
+
+impl State {
+    /// Submits the SQE if not yet done; `Err` if the runtime has shut down.
+    ///
+    /// # Safety
+    /// The SQE's pointers satisfy the contract of [`Op::new`] with the
+    /// resources the caller keeps (or hands to the driver on drop).
+    unsafe fn submit(&mut self, initial: impl FnOnce() -> Lifecycle) -> Result<(), ()> {
+        if let State::Unsubmitted(entry) = self {
+            let entry = entry.clone();
+            let driver = crate::context::driver();
+            // SAFETY: forwarded from this function's contract.
+            let key = unsafe { driver.borrow_mut().submit(entry, initial()) };
+            *self = match key {
+                Some(key) => State::InFlight { driver, key },
+                None => State::Done,
+            };
+            if key.is_none() {
+                return Err(());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Unsubmitted(_) => f.write_str("Unsubmitted"),
+            State::InFlight { key, .. } => write!(f, "InFlight({key})"),
+            State::Done => f.write_str("Done"),
+        }
+    }
+}
+
+/// A single-shot io_uring op: a future of `T::Output`.
 ///
-/// Created by the op functions of this module or by [`Op::new`]. The SQE is
-/// pushed when the op is created and submitted on the loop's next turn.
-#[must_use = "an op does nothing useful unless awaited; dropping it cancels it"]
+/// Created by the op functions of this module or by [`Op::new`]. Like any
+/// Rust future it does nothing until polled: the first poll pushes the SQE,
+/// which the loop submits on its next turn.
+#[must_use = "an op does nothing unless awaited"]
 pub struct Op<T: Completable> {
-    driver: Rc<RefCell<Driver>>,
-    /// `None` when the runtime had shut down before submission.
-    key: Option<usize>,
+    state: State,
     /// The op's resources; `Some` until the op completes or is dropped.
     data: Option<T>,
 }
 
 impl<T: Completable> Op<T> {
-    /// Submits `entry` with `data` as the op's resources.
-    ///
-    /// Must be called from inside a ringloop runtime (panics otherwise). The
-    /// entry's `user_data` is overwritten.
+    /// Wraps `entry` with `data` as the op's resources. The entry's
+    /// `user_data` is overwritten. Polling the op outside a ringloop runtime
+    /// panics.
     ///
     /// # Safety
     /// Every pointer in `entry` must point into memory owned by `data` that
@@ -104,13 +151,8 @@ impl<T: Completable> Op<T> {
     /// until then even if this future is dropped. Any fd in `entry` should be
     /// owned by `data` too, so it cannot be closed and reused mid-flight.
     pub unsafe fn new(data: T, entry: io_uring::squeue::Entry) -> Op<T> {
-        let driver = crate::context::driver();
-        // SAFETY: forwarded from this function's contract; `data` is kept by
-        // this op and handed to `abandon` if the op is dropped in flight.
-        let key = unsafe { driver.borrow_mut().submit(entry, Lifecycle::Submitted) };
         Op {
-            driver,
-            key,
+            state: State::Unsubmitted(entry),
             data: Some(data),
         }
     }
@@ -118,6 +160,14 @@ impl<T: Completable> Op<T> {
     /// The op's resources while it is in flight (e.g. to inspect a buffer's length).
     pub fn data(&self) -> Option<&T> {
         self.data.as_ref()
+    }
+
+    fn finish(&mut self, cqe: CqeResult) -> T::Output {
+        self.state = State::Done;
+        self.data
+            .take()
+            .expect("Op polled after completion")
+            .complete(cqe)
     }
 }
 
@@ -128,35 +178,38 @@ impl<T: Completable> Future for Op<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = self.get_mut();
-        let Some(key) = this.key else {
-            let data = this.data.take().expect("Op polled after completion");
-            return Poll::Ready(data.complete(CqeResult {
+        // SAFETY: `Op::new`'s contract covers the entry and `this.data`,
+        // which this op keeps until the CQE or hands to `abandon` on drop.
+        if unsafe { this.state.submit(|| Lifecycle::Submitted) }.is_err() {
+            return Poll::Ready(this.finish(CqeResult {
                 result: Err(shut_down_error()),
                 flags: 0,
             }));
+        }
+        let State::InFlight { driver, key } = &this.state else {
+            panic!("Op polled after completion");
         };
-        let cqe = match this.driver.borrow_mut().poll_op(key, cx) {
-            Poll::Ready(cqe) => cqe,
-            Poll::Pending => return Poll::Pending,
-        };
-        this.key = None;
-        let data = this.data.take().expect("Op polled after completion");
-        Poll::Ready(data.complete(cqe))
+        let polled = driver.borrow_mut().poll_op(*key, cx);
+        match polled {
+            Poll::Ready(cqe) => Poll::Ready(this.finish(cqe)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
 impl<T: Completable> Drop for Op<T> {
     fn drop(&mut self) {
-        let (Some(key), Some(data)) = (self.key, self.data.take()) else {
+        let State::InFlight { driver, key } = &self.state else {
             return;
         };
-        let Ok(mut driver) = self.driver.try_borrow_mut() else {
+        let Some(data) = self.data.take() else { return };
+        let Ok(mut driver) = driver.try_borrow_mut() else {
             // Only reachable if a resource's Drop runs inside the driver;
             // freeing memory the kernel may own is never an option.
             std::mem::forget(data);
             return;
         };
-        let done = driver.abandon(key, Box::new(Orphaned(data)));
+        let done = driver.abandon(*key, Box::new(Orphaned(data)));
         drop(driver);
         if let Some((orphan, cqe)) = done {
             orphan.complete(cqe);
@@ -167,7 +220,7 @@ impl<T: Completable> Drop for Op<T> {
 impl<T: Completable> fmt::Debug for Op<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Op")
-            .field("key", &self.key)
+            .field("state", &self.state)
             .field("type", &std::any::type_name::<T>())
             .finish()
     }
@@ -176,43 +229,32 @@ impl<T: Completable> fmt::Debug for Op<T> {
 /// A multishot io_uring op: a [`Stream`] of one item per CQE, ending after
 /// the CQE without `IORING_CQE_F_MORE` (the kernel ends a multishot op on
 /// errors and some resource shortages; callers re-arm if they want more).
-#[must_use = "a multishot op does nothing useful unless polled; dropping it cancels it"]
+/// Submitted on first poll, like [`Op`].
+#[must_use = "a multishot op does nothing unless polled"]
 pub struct MultiOp<T: MultiCompletable> {
-    driver: Rc<RefCell<Driver>>,
-    /// `None` once the stream ended (or the runtime had shut down).
-    key: Option<usize>,
+    state: State,
     data: Option<T>,
-    shut_down: bool,
 }
 
 impl<T: MultiCompletable> MultiOp<T> {
-    /// Submits a multishot `entry` with `data` as its resources.
+    /// Wraps a multishot `entry` with `data` as its resources.
     ///
     /// # Safety
     /// As for [`Op::new`], until the op's final CQE.
     pub unsafe fn new(data: T, entry: io_uring::squeue::Entry) -> MultiOp<T> {
-        let driver = crate::context::driver();
-        let state = Lifecycle::Multi {
-            queue: Default::default(),
-            waker: None,
-            finished: false,
-        };
-        // SAFETY: forwarded from this function's contract.
-        let key = unsafe { driver.borrow_mut().submit(entry, state) };
-        let shut_down = key.is_none();
         MultiOp {
-            driver,
-            key,
+            state: State::Unsubmitted(entry),
             data: Some(data),
-            shut_down,
         }
     }
 
     /// Asks the kernel to stop the op; the stream ends after the CQEs already
     /// posted (the last one typically `ECANCELED`).
-    pub fn cancel(&self) {
-        if let Some(key) = self.key {
-            self.driver.borrow_mut().cancel(key);
+    pub fn cancel(&mut self) {
+        match &self.state {
+            State::InFlight { driver, key } => driver.borrow_mut().cancel(*key),
+            State::Unsubmitted(_) => self.state = State::Done,
+            State::Done => {}
         }
     }
 }
@@ -224,19 +266,24 @@ impl<T: MultiCompletable> Stream for MultiOp<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T::Item>> {
         let this = self.get_mut();
-        let Some(key) = this.key else {
-            if std::mem::take(&mut this.shut_down) {
-                let cqe = CqeResult {
-                    result: Err(shut_down_error()),
-                    flags: 0,
-                };
-                if let Some(data) = this.data.as_mut() {
-                    return Poll::Ready(Some(data.complete_next(cqe)));
-                }
-            }
+        let initial = || Lifecycle::Multi {
+            queue: Default::default(),
+            waker: None,
+            finished: false,
+        };
+        // SAFETY: as in `Op::poll`; `this.data` lives until the final CQE or
+        // is handed to `abandon_multi`.
+        if unsafe { this.state.submit(initial) }.is_err() {
+            let cqe = CqeResult {
+                result: Err(shut_down_error()),
+                flags: 0,
+            };
+            return Poll::Ready(this.data.take().map(|mut d| d.complete_next(cqe)));
+        }
+        let State::InFlight { driver, key } = &this.state else {
             return Poll::Ready(None);
         };
-        let polled = this.driver.borrow_mut().poll_multi(key, cx);
+        let polled = driver.borrow_mut().poll_multi(*key, cx);
         match polled {
             Poll::Ready(Some(cqe)) => {
                 let data = this
@@ -246,7 +293,7 @@ impl<T: MultiCompletable> Stream for MultiOp<T> {
                 Poll::Ready(Some(data.complete_next(cqe)))
             }
             Poll::Ready(None) => {
-                this.key = None;
+                this.state = State::Done;
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
@@ -256,11 +303,12 @@ impl<T: MultiCompletable> Stream for MultiOp<T> {
 
 impl<T: MultiCompletable> Drop for MultiOp<T> {
     fn drop(&mut self) {
-        let (Some(key), Some(data)) = (self.key, self.data.take()) else {
+        let State::InFlight { driver, key } = &self.state else {
             return;
         };
-        match self.driver.try_borrow_mut() {
-            Ok(mut driver) => driver.abandon_multi(key, Box::new(Orphaned(data))),
+        let Some(data) = self.data.take() else { return };
+        match driver.try_borrow_mut() {
+            Ok(mut driver) => driver.abandon_multi(*key, Box::new(Orphaned(data))),
             Err(_) => std::mem::forget(data),
         }
     }
@@ -269,7 +317,7 @@ impl<T: MultiCompletable> Drop for MultiOp<T> {
 impl<T: MultiCompletable> fmt::Debug for MultiOp<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MultiOp")
-            .field("key", &self.key)
+            .field("state", &self.state)
             .field("type", &std::any::type_name::<T>())
             .finish()
     }
