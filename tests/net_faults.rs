@@ -207,6 +207,15 @@ fn dropping_streams_with_reads_in_flight() {
             .is_err());
         drop(poll);
         wait_for_close(&server).await;
+        // A datagram receive (RECVMSG) dropped in flight, then its socket.
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert!(timeout(
+            Duration::from_millis(5),
+            udp.recv_from(Vec::with_capacity(8))
+        )
+        .await
+        .is_err());
+        drop(udp);
         // Let the cancellations' completions arrive.
         sleep(Duration::from_millis(20)).await;
     });
