@@ -246,6 +246,10 @@ macro_rules! stream_io_methods {
 
         /// Fills `buf` to its capacity. If the stream ends first the error is
         /// `UnexpectedEof` and `buf` holds the bytes that did arrive.
+        ///
+        /// Not cancel-safe: dropping the future midway drops `buf` with the
+        /// bytes already read into it. [`Reader::read_exact`](crate::Reader::read_exact)
+        /// keeps them buffered instead.
         pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> (io::Result<()>, B) {
             self.core.read_exact(buf).await
         }
