@@ -21,24 +21,27 @@
 //! | `sleep`, `wait_for` | [`time::sleep`], [`time::timeout`] |
 //! | `Lock`, `Semaphore`, `Event`, `Condition`, `Barrier`, `Queue` | [`sync`] |
 //! | `to_thread(f)` | [`to_thread`] |
+//! | `start_server`, `open_connection` | [`net::start_server`], [`net::open_connection`] |
 //! | `loop.add_signal_handler` | [`signal::signal`], [`signal::ctrl_c`] |
 //!
 //! This crate only re-exports: the loop and tasks live in `ringloop-runtime`,
-//! timers in `ringloop-timer`, sockets in `ringloop-net`.
+//! timers in `ringloop-timer`, sockets in `ringloop-net` ([`net`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub use ringloop_runtime::{
-    as_completed, gather, runtime_local, scheduler, try_gather, try_wait, wait, GroupAborted,
-    GroupError, ReturnWhen, TaskFailure, TaskGroup, WaitOutcome,
+    as_completed, buf, fd, features, gather, op, rlimit, run, runtime_local, scheduler, signal,
+    spawn, spawn_blocking, spawn_named, sync, to_thread, try_gather, try_wait, wait, yield_now,
+    BlockingError, BlockingHandle, Builder, Features, GroupAborted, GroupError, JoinError,
+    JoinHandle, ReturnWhen, Runtime, TaskFailure, TaskGroup, UnhandledPanic, WaitOutcome, YieldNow,
 };
-pub use ringloop_runtime::{
-    buf, fd, features, op, run, spawn, spawn_named, yield_now, Builder, Features, JoinError,
-    JoinHandle, Runtime, UnhandledPanic, YieldNow,
-};
-pub use ringloop_runtime::{
-    signal, spawn_blocking, sync, to_thread, BlockingError, BlockingHandle,
-};
+
+/// Sockets: TCP, UDP and Unix sockets on io_uring ops, asyncio-style
+/// streams (`open_connection`, `start_server`) and the `futures-io`
+/// adapter (crate `ringloop-net`).
+pub mod net {
+    pub use ringloop_net::*;
+}
 
 /// Timers: `sleep`, `sleep_until`, `interval`, `timeout`, `timeout_at` (crate `ringloop-timer`).
 pub mod time {

@@ -24,6 +24,17 @@ pub unsafe trait IoBuf: 'static {
     /// Total capacity in bytes (what a read may fill).
     fn bytes_total(&self) -> usize;
 
+    /// The initialized bytes, as a slice (what a write would send).
+    fn init_bytes(&self) -> &[u8] {
+        let len = self.bytes_init();
+        if len == 0 {
+            return &[];
+        }
+        // SAFETY: the IoBuf contract: `stable_ptr()` points to `bytes_init()`
+        // initialized bytes that stay valid while `self` is borrowed.
+        unsafe { std::slice::from_raw_parts(self.stable_ptr(), len) }
+    }
+
     /// A view of part of the buffer; the range is within `0..bytes_total()`.
     ///
     /// # Panics
@@ -72,6 +83,24 @@ pub unsafe trait IoBufMut: IoBuf {
     /// # Safety
     /// The first `pos` bytes must have been initialized (by the kernel).
     unsafe fn set_init(&mut self, pos: usize);
+
+    /// Copies as much of `src` as fits into the start of the buffer, marks
+    /// it initialized and returns the number of bytes copied — what a read
+    /// of those bytes would have done. Lets safe code hand data that was
+    /// already received (a stash, a cancelled read) to a caller's buffer.
+    fn put_init(&mut self, src: &[u8]) -> usize {
+        let n = src.len().min(self.bytes_total());
+        if n == 0 {
+            return 0;
+        }
+        // SAFETY: the IoBufMut contract: `stable_mut_ptr()` is valid for
+        // writes of `bytes_total()` bytes, and `src` (a shared borrow) cannot
+        // overlap the buffer we hold mutably.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.stable_mut_ptr(), n) };
+        // SAFETY: the first `n` bytes were just written.
+        unsafe { self.set_init(n) };
+        n
+    }
 }
 
 // SAFETY: a Vec's buffer is heap memory that moving the Vec does not move;
@@ -278,6 +307,22 @@ mod tests {
         let s = s.into_inner().slice(8..);
         assert_eq!(s.bytes_init(), 0);
         assert_eq!(s.bytes_total(), 8);
+    }
+
+    #[test]
+    fn init_bytes_and_put_init() {
+        let mut v = Vec::with_capacity(4);
+        assert_eq!(v.put_init(b"hello"), 4);
+        assert_eq!(v.init_bytes(), b"hell");
+        let mut s = vec![0u8; 8].slice(2..5);
+        assert_eq!(s.put_init(b"xyz!"), 3);
+        assert_eq!(s.init_bytes(), b"xyz");
+        assert_eq!(s.into_inner(), b"\0\0xyz\0\0\0");
+        let mut b = bytes::BytesMut::with_capacity(3);
+        assert_eq!(b.put_init(b"ab"), 2);
+        assert_eq!(&b[..], b"ab");
+        assert_eq!(Vec::new().put_init(b"a"), 0);
+        assert_eq!(bytes::Bytes::new().init_bytes(), b"");
     }
 
     #[test]

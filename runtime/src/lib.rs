@@ -30,6 +30,7 @@ mod executor;
 pub mod fd;
 mod local;
 pub mod op;
+pub mod rlimit;
 mod runtime;
 pub mod scheduler;
 pub mod signal;

@@ -20,10 +20,12 @@
 //! an fd produced by an abandoned accept is closed then.
 
 mod misc;
+mod msg;
 mod net;
 mod rw;
 
 pub use misc::{nop, poll_add, timeout, Nop, PollAdd, Timeout, TimeoutKind};
+pub use msg::{recv_msg, send_msg, RecvMsg, SendMsg};
 pub use net::{accept, accept_multi, connect, shutdown, Accept, AcceptMulti, Connect, Shutdown};
 pub use rw::{read, recv, send, write, Read, Recv, Send, Write};
 

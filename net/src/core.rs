@@ -1,0 +1,288 @@
+//! The private core shared by [`TcpStream`](crate::TcpStream),
+//! [`UnixStream`](crate::UnixStream), the asyncio-style reader/writer and
+//! the poll adapter: an fd plus the state that makes reads cancel-safe.
+//!
+//! # Cancel safety of reads
+//!
+//! A RECV whose future is dropped may already have received bytes into its
+//! buffer — cancelling it (or dropping it on the floor) would lose them. So
+//! a read future dropped before its CQE is *not* cancelled: its op moves
+//! into this core ([`ReadState::pending`]) and stays in flight. The next
+//! read (of any buffer type) first waits for that op, stashes what it
+//! received ([`ReadState::stash`]) and hands those bytes out before issuing
+//! a new RECV. Bytes the kernel delivered are therefore always returned, in
+//! order, by some later read; nothing is lost or duplicated. The pending op
+//! is cancelled only when the stream itself is dropped.
+
+use bytes::{Buf, BytesMut};
+use ringloop_runtime::buf::{IoBuf, IoBufMut};
+use ringloop_runtime::fd::SharedFd;
+use ringloop_runtime::op::{self, Op, Recv};
+use socket2::SockRef;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+/// A read whose future was dropped in flight, type-erased over its buffer.
+trait PendingRead {
+    /// Polls the op; on completion appends the received bytes to `stash`
+    /// and returns the byte count (0 = end of stream).
+    fn poll_into(&mut self, cx: &mut Context<'_>, stash: &mut BytesMut) -> Poll<io::Result<usize>>;
+}
+
+impl<B: IoBufMut> PendingRead for Op<Recv<B>> {
+    fn poll_into(&mut self, cx: &mut Context<'_>, stash: &mut BytesMut) -> Poll<io::Result<usize>> {
+        let (res, buf) = ready!(Pin::new(self).poll(cx));
+        if let Ok(n) = res {
+            stash.extend_from_slice(&buf.init_bytes()[..n]);
+        }
+        Poll::Ready(res)
+    }
+}
+
+/// What earlier, cancelled reads left behind.
+#[derive(Default)]
+struct ReadState {
+    /// Reads dropped before their CQE, oldest first; still in flight.
+    pending: VecDeque<Box<dyn PendingRead>>,
+    /// Bytes those reads received that no caller has seen yet.
+    stash: BytesMut,
+}
+
+/// A connected stream socket: the fd and its cancel-safe read state.
+pub(crate) struct StreamCore {
+    fd: SharedFd,
+    read: RefCell<ReadState>,
+}
+
+impl fmt::Debug for StreamCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.read.borrow();
+        f.debug_struct("StreamCore")
+            .field("fd", &self.fd)
+            .field("pending_reads", &st.pending.len())
+            .field("stashed", &st.stash.len())
+            .finish()
+    }
+}
+
+impl StreamCore {
+    pub(crate) fn new(fd: OwnedFd) -> StreamCore {
+        StreamCore::from_shared(SharedFd::new(fd))
+    }
+
+    pub(crate) fn from_shared(fd: SharedFd) -> StreamCore {
+        StreamCore {
+            fd,
+            read: RefCell::default(),
+        }
+    }
+
+    pub(crate) fn fd(&self) -> &SharedFd {
+        &self.fd
+    }
+
+    pub(crate) fn sock(&self) -> SockRef<'_> {
+        SockRef::from(&self.fd)
+    }
+
+    /// Hands out what cancelled reads left: copies stashed bytes into `dst`
+    /// (`Some(Ok(n))`, n > 0), reports their end of stream (`Some(Ok(0))`) or
+    /// error, or `None` when nothing is left over. Pending while a cancelled
+    /// read is still in flight.
+    pub(crate) fn poll_leftover<B: IoBufMut>(
+        &self,
+        cx: &mut Context<'_>,
+        dst: &mut B,
+    ) -> Poll<Option<io::Result<usize>>> {
+        let mut st = self.read.borrow_mut();
+        let st = &mut *st;
+        loop {
+            if !st.stash.is_empty() {
+                let n = dst.put_init(&st.stash);
+                st.stash.advance(n);
+                return Poll::Ready(Some(Ok(n)));
+            }
+            let Some(pending) = st.pending.front_mut() else {
+                return Poll::Ready(None);
+            };
+            let res = ready!(pending.poll_into(cx, &mut st.stash));
+            st.pending.pop_front();
+            match res {
+                Ok(0) => return Poll::Ready(Some(Ok(0))),
+                Ok(_) => continue,
+                Err(e) => return Poll::Ready(Some(Err(e))),
+            }
+        }
+    }
+
+    /// Reads into `buf` (from its start, up to its capacity). `Ok(0)` means
+    /// end of stream — or a buffer with no capacity, which never touches the
+    /// socket. Cancel-safe: see the module docs.
+    pub(crate) async fn read<B: IoBufMut>(&self, mut buf: B) -> (io::Result<usize>, B) {
+        if buf.bytes_total() == 0 {
+            return (Ok(0), buf);
+        }
+        if let Some(res) = poll_fn(|cx| self.poll_leftover(cx, &mut buf)).await {
+            return (res, buf);
+        }
+        ReadGuard {
+            core: self,
+            op: Some(op::recv(&self.fd, buf, 0)),
+        }
+        .await
+    }
+
+    /// Fills `buf` to its capacity, or fails with `UnexpectedEof` if the
+    /// stream ends first (the bytes read so far stay in `buf`).
+    pub(crate) async fn read_exact<B: IoBufMut>(&self, mut buf: B) -> (io::Result<()>, B) {
+        let total = buf.bytes_total();
+        let mut filled = 0;
+        while filled < total {
+            let (res, slice) = self.read(buf.slice(filled..)).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => {
+                    let msg = format!(
+                        "the stream ended after {filled} of the {total} bytes read_exact waited for"
+                    );
+                    return (Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg)), buf);
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Sends the initialized bytes of `buf` once; may send fewer. An empty
+    /// buffer returns `Ok(0)` without touching the socket.
+    pub(crate) async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        if buf.bytes_init() == 0 {
+            return (Ok(0), buf);
+        }
+        op::send(&self.fd, buf, 0).await
+    }
+
+    /// Sends every initialized byte of `buf`. Not cancel-safe: if the future
+    /// is dropped, an unknown prefix of `buf` may have been sent.
+    pub(crate) async fn write_all<B: IoBuf>(&self, mut buf: B) -> (io::Result<()>, B) {
+        let total = buf.bytes_init();
+        let mut sent = 0;
+        while sent < total {
+            let (res, slice) = op::send(&self.fd, buf.slice(sent..total), 0).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => {
+                    let msg = format!(
+                        "the socket accepted none of the last {} bytes",
+                        total - sent
+                    );
+                    return (Err(io::Error::new(io::ErrorKind::WriteZero, msg)), buf);
+                }
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Shuts down the read half, the write half or both.
+    pub(crate) async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        op::shutdown(&self.fd, how).await
+    }
+}
+
+/// A RECV in flight for a caller. If dropped before completion, the op is
+/// parked in the core instead of being cancelled (see the module docs).
+struct ReadGuard<'a, B: IoBufMut> {
+    core: &'a StreamCore,
+    op: Option<Op<Recv<B>>>,
+}
+
+impl<B: IoBufMut> Future for ReadGuard<'_, B> {
+    type Output = (io::Result<usize>, B);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let op = self.op.as_mut().expect("ReadGuard polled after completion");
+        let out = ready!(Pin::new(op).poll(cx));
+        self.op = None;
+        Poll::Ready(out)
+    }
+}
+
+impl<B: IoBufMut> Drop for ReadGuard<'_, B> {
+    fn drop(&mut self) {
+        if let Some(op) = self.op.take() {
+            self.core.read.borrow_mut().pending.push_back(Box::new(op));
+        }
+    }
+}
+
+/// The owned-buffer I/O methods of a stream socket type whose `core` field
+/// is a [`StreamCore`]; shared by TCP and Unix streams.
+macro_rules! stream_io_methods {
+    () => {
+        /// Reads into `buf` (from its start, up to its capacity) and sets
+        /// its length to the bytes read: `(Ok(n), buf)`. `Ok(0)` means the
+        /// peer closed its write half — or that `buf` has no capacity
+        /// (`Vec::new()` has none; use `Vec::with_capacity`).
+        ///
+        /// Cancel-safe: if this future is dropped before the data arrives,
+        /// the receive stays in flight and the next `read` returns its bytes,
+        /// so nothing the kernel received is lost. Read from one task at a
+        /// time: two reads in flight at once get the data in an undefined order.
+        pub async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+            self.core.read(buf).await
+        }
+
+        /// Fills `buf` to its capacity. If the stream ends first the error is
+        /// `UnexpectedEof` and `buf` holds the bytes that did arrive.
+        ///
+        /// Not cancel-safe: dropping the future midway drops `buf` with the
+        /// bytes already read into it. [`Reader::read_exact`](crate::Reader::read_exact)
+        /// keeps them buffered instead.
+        pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> (io::Result<()>, B) {
+            self.core.read_exact(buf).await
+        }
+
+        /// Sends the initialized bytes of `buf` once and returns how many the
+        /// kernel took (possibly fewer). An empty buffer returns `Ok(0)`.
+        pub async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+            self.core.write(buf).await
+        }
+
+        /// Sends every initialized byte of `buf`. If the future is dropped
+        /// midway, an unknown prefix of `buf` may have been sent.
+        pub async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+            self.core.write_all(buf).await
+        }
+
+        /// Shuts down the read half, the write half (the peer reads end of
+        /// stream; this side can still read) or both.
+        pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+            self.core.shutdown(how).await
+        }
+
+        /// Splits the stream into an asyncio-style buffered
+        /// [`Reader`](crate::Reader) and a cloneable [`Writer`](crate::Writer).
+        pub fn into_split(self) -> (crate::Reader, crate::Writer) {
+            crate::streams::split(self.core)
+        }
+
+        /// Wraps the stream in a [`PollStream`](crate::PollStream), which
+        /// implements the `futures-io` `AsyncRead`/`AsyncWrite`/`AsyncBufRead` traits.
+        pub fn into_poll_stream(self) -> crate::PollStream {
+            crate::PollStream::new(self.core)
+        }
+    };
+}
+pub(crate) use stream_io_methods;

@@ -1,0 +1,293 @@
+//! [`start_server`] and the [`Server`] it returns.
+
+use super::{Reader, Writer};
+use crate::accept::{FromAccepted, Incoming};
+use crate::{TcpListener, TcpStream, UnixListener, UnixStream};
+use futures_util::future::{AbortHandle, Abortable};
+use futures_util::StreamExt;
+use ringloop_runtime::{spawn, JoinHandle};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+/// Starts a TCP server on `addr`: every accepted connection (with
+/// TCP_NODELAY, as asyncio sets it) is split into a [`Reader`] and a
+/// [`Writer`] and handed to `handler` in a task of its own. The server
+/// accepts until [`Server::close`]; it keeps running if the `Server`
+/// handle is dropped.
+///
+/// ```no_run
+/// ringloop_runtime::run(async {
+///     let server = ringloop_net::start_server("127.0.0.1:8888", |mut reader, writer| async move {
+///         while let Ok(line) = reader.read_line().await {
+///             if line.is_empty() || writer.write(line).await.is_err() {
+///                 break;
+///             }
+///         }
+///     })
+///     .await
+///     .unwrap();
+///     server.serve_forever().await;
+/// });
+/// ```
+pub async fn start_server<A, H, F>(addr: A, handler: H) -> io::Result<Server>
+where
+    A: ToSocketAddrs,
+    H: Fn(Reader, Writer) -> F + 'static,
+    F: Future<Output = ()> + 'static,
+{
+    Server::from_listener(TcpListener::bind(addr)?, handler)
+}
+
+/// Starts a server on the Unix socket file `path`; see [`start_server`].
+/// The socket file is not removed on close.
+pub async fn start_unix_server<P, H, F>(path: P, handler: H) -> io::Result<Server>
+where
+    P: AsRef<Path>,
+    H: Fn(Reader, Writer) -> F + 'static,
+    F: Future<Output = ()> + 'static,
+{
+    let listener = UnixListener::bind(path)?;
+    Ok(Server::start(
+        listener.incoming(),
+        None,
+        handler,
+        UnixStream::into_split,
+    ))
+}
+
+/// What [`Server::shutdown`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Connections that finished on their own within the grace period.
+    pub finished: usize,
+    /// Connections still open at the deadline, which were aborted.
+    pub aborted: usize,
+}
+
+struct Inner {
+    local_addr: Option<SocketAddr>,
+    closed: Cell<bool>,
+    accept_task: RefCell<Option<JoinHandle<()>>>,
+    /// Open connections by id; each task removes itself when it ends.
+    conns: RefCell<HashMap<u64, AbortHandle>>,
+    next_id: Cell<u64>,
+    accept_errors: Cell<u64>,
+    /// Tasks waiting for `closed` or for `conns` to change.
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Inner {
+    fn notify(&self) {
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        for w in waiters {
+            w.wake();
+        }
+    }
+
+    async fn until(&self, cond: impl Fn(&Inner) -> bool) {
+        poll_fn(|cx| {
+            if cond(self) {
+                return Poll::Ready(());
+            }
+            let mut waiters = self.waiters.borrow_mut();
+            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                waiters.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Removes a connection from the server when its task ends, however it ends.
+struct ConnGuard {
+    inner: Rc<Inner>,
+    id: u64,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.inner.conns.borrow_mut().remove(&self.id);
+        self.inner.notify();
+    }
+}
+
+/// A running server, from [`start_server`]. Cheap to clone; the clones
+/// control the same server.
+#[derive(Clone)]
+pub struct Server {
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.inner.local_addr)
+            .field("closed", &self.inner.closed.get())
+            .field("connections", &self.connections())
+            .finish()
+    }
+}
+
+impl Server {
+    /// Serves connections of an existing listener (for custom
+    /// [`ListenOptions`](crate::ListenOptions) such as SO_REUSEPORT).
+    pub fn from_listener<H, F>(listener: TcpListener, handler: H) -> io::Result<Server>
+    where
+        H: Fn(Reader, Writer) -> F + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        let local = listener.local_addr()?;
+        Ok(Server::start(
+            listener.incoming(),
+            Some(local),
+            handler,
+            |s: TcpStream| {
+                // Best effort: a connection reset already is reported by its first I/O.
+                let _ = s.set_nodelay(true);
+                s.into_split()
+            },
+        ))
+    }
+
+    fn start<T, H, F>(
+        mut incoming: Incoming<T>,
+        local_addr: Option<SocketAddr>,
+        handler: H,
+        split: fn(T) -> (Reader, Writer),
+    ) -> Server
+    where
+        T: FromAccepted + 'static,
+        H: Fn(Reader, Writer) -> F + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        let inner = Rc::new(Inner {
+            local_addr,
+            closed: Cell::new(false),
+            accept_task: RefCell::new(None),
+            conns: RefCell::new(HashMap::new()),
+            next_id: Cell::new(0),
+            accept_errors: Cell::new(0),
+            waiters: RefCell::new(Vec::new()),
+        });
+        let loop_inner = inner.clone();
+        let task = spawn(async move {
+            // `incoming` never ends; it backs off by itself on EMFILE & co.
+            while let Some(res) = incoming.next().await {
+                match res {
+                    Ok(stream) => {
+                        let (reader, writer) = split(stream);
+                        spawn_connection(&loop_inner, handler(reader, writer));
+                    }
+                    Err(_) => loop_inner
+                        .accept_errors
+                        .set(loop_inner.accept_errors.get() + 1),
+                }
+            }
+        });
+        *inner.accept_task.borrow_mut() = Some(task);
+        Server { inner }
+    }
+
+    /// The address the server listens on (`None` for a Unix server).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.inner.local_addr
+    }
+
+    /// Number of connections whose handler is still running.
+    pub fn connections(&self) -> usize {
+        self.inner.conns.borrow().len()
+    }
+
+    /// Number of failed accepts so far (the accept loop keeps going, and
+    /// backs off when out of file descriptors).
+    pub fn accept_errors(&self) -> u64 {
+        self.inner.accept_errors.get()
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
+    /// Waits until the server is closed (by [`close`](Self::close) from
+    /// another task). Connections are served meanwhile, as they are from
+    /// the moment the server starts.
+    pub async fn serve_forever(&self) {
+        self.inner.until(|inner| inner.closed.get()).await;
+    }
+
+    /// Stops accepting: the listening socket is closed once its accept op
+    /// is cancelled, and new connections are refused. Open connections
+    /// keep running; see [`wait_closed`](Self::wait_closed) and
+    /// [`shutdown`](Self::shutdown).
+    pub fn close(&self) {
+        if self.inner.closed.replace(true) {
+            return;
+        }
+        if let Some(task) = self.inner.accept_task.borrow().as_ref() {
+            task.abort();
+        }
+        self.inner.notify();
+    }
+
+    /// Waits until the server is closed and the listening socket is gone,
+    /// and every connection handler has returned.
+    pub async fn wait_closed(&self) {
+        self.inner.until(|inner| inner.closed.get()).await;
+        let task = self.inner.accept_task.borrow_mut().take();
+        if let Some(task) = task {
+            // An aborted task's result carries nothing to report.
+            let _ = task.await;
+        }
+        self.inner
+            .until(|inner| inner.conns.borrow().is_empty())
+            .await;
+    }
+
+    /// Graceful shutdown: [`close`](Self::close), wait up to `grace` for
+    /// the open connections to finish, then abort those still running
+    /// (dropping their streams, which closes the sockets).
+    pub async fn shutdown(&self, grace: Duration) -> ShutdownReport {
+        self.close();
+        let open = self.connections();
+        let _ = ringloop_timer::timeout(grace, self.wait_closed()).await;
+        let handles: Vec<AbortHandle> = self.inner.conns.borrow().values().cloned().collect();
+        for h in &handles {
+            h.abort();
+        }
+        // Aborted handlers end at their next poll, which the abort schedules.
+        self.inner
+            .until(|inner| inner.conns.borrow().is_empty())
+            .await;
+        ShutdownReport {
+            finished: open.saturating_sub(handles.len()),
+            aborted: handles.len(),
+        }
+    }
+}
+
+/// Runs one connection handler in a task of its own, tracked by the server.
+fn spawn_connection<F: Future<Output = ()> + 'static>(inner: &Rc<Inner>, handler: F) {
+    let id = inner.next_id.get();
+    inner.next_id.set(id + 1);
+    let (abort, registration) = AbortHandle::new_pair();
+    inner.conns.borrow_mut().insert(id, abort);
+    let guard = ConnGuard {
+        inner: inner.clone(),
+        id,
+    };
+    // Detached: a panicking handler is reported by the runtime.
+    drop(spawn(async move {
+        let _guard = guard;
+        let _ = Abortable::new(handler, registration).await;
+    }));
+}

@@ -1,0 +1,210 @@
+//! Unix domain sockets: [`UnixListener`], [`UnixStream`], [`UnixDatagram`].
+//!
+//! Addresses are reported as `Option<PathBuf>`: `None` for an unnamed
+//! socket (one end of a pair, an unbound client) or an abstract address.
+
+use crate::accept::{FromAccepted, Incoming};
+use crate::addr::context;
+use crate::core::{stream_io_methods, StreamCore};
+use crate::datagram::DatagramCore;
+use crate::tcp::ListenOptions;
+use ringloop_runtime::buf::{IoBuf, IoBufMut};
+use ringloop_runtime::fd::SharedFd;
+use ringloop_runtime::op;
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+fn unix_addr(path: &Path) -> io::Result<SockAddr> {
+    SockAddr::unix(path).map_err(|e| context(e, "invalid Unix socket path", path.display()))
+}
+
+fn path_of(addr: SockAddr) -> Option<PathBuf> {
+    addr.as_pathname().map(Path::to_path_buf)
+}
+
+/// A Unix socket listening for stream connections.
+#[derive(Debug)]
+pub struct UnixListener {
+    fd: SharedFd,
+}
+
+impl UnixListener {
+    /// Binds to the socket file `path` (which must not exist yet; remove a
+    /// stale one first) and listens with a backlog of 1024. The file stays
+    /// after the listener is dropped; remove it when done.
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        UnixListener::bind_with(path, &ListenOptions::new())
+    }
+
+    /// Like [`bind`](Self::bind) with a custom backlog.
+    pub fn bind_with<P: AsRef<Path>>(path: P, opts: &ListenOptions) -> io::Result<UnixListener> {
+        let path = path.as_ref();
+        let socket = opts
+            .listen(Domain::UNIX, None, &unix_addr(path)?)
+            .map_err(|e| context(e, "could not listen on", path.display()))?;
+        Ok(UnixListener {
+            fd: SharedFd::new(socket.into()),
+        })
+    }
+
+    /// Accepts one connection (single-shot ACCEPT).
+    pub async fn accept(&self) -> io::Result<(UnixStream, Option<PathBuf>)> {
+        let (fd, addr) = op::accept(&self.fd).await?;
+        Ok((UnixStream::from_accepted(fd), path_of(addr)))
+    }
+
+    /// An endless stream of accepted connections; see [`Incoming`].
+    pub fn incoming(&self) -> Incoming<UnixStream> {
+        Incoming::new(self.fd.clone())
+    }
+
+    /// The path the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<Option<PathBuf>> {
+        Ok(path_of(SockRef::from(&self.fd).local_addr()?))
+    }
+}
+
+/// A Unix stream connection, with the same owned-buffer I/O as
+/// [`TcpStream`](crate::TcpStream).
+#[derive(Debug)]
+pub struct UnixStream {
+    core: StreamCore,
+}
+
+impl FromAccepted for UnixStream {
+    fn from_accepted(fd: OwnedFd) -> Self {
+        UnixStream {
+            core: StreamCore::new(fd),
+        }
+    }
+}
+
+impl UnixStream {
+    /// Connects to the listener at `path`.
+    pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        let path = path.as_ref();
+        let addr = unix_addr(path)?;
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        let fd = SharedFd::new(socket.into());
+        op::connect(&fd, addr)
+            .await
+            .map_err(|e| context(e, "could not connect to", path.display()))?;
+        Ok(UnixStream {
+            core: StreamCore::from_shared(fd),
+        })
+    }
+
+    /// A pair of connected, unnamed streams.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM, None)?;
+        Ok((
+            UnixStream::from_accepted(a.into()),
+            UnixStream::from_accepted(b.into()),
+        ))
+    }
+
+    /// Wraps a connected std Unix stream.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> UnixStream {
+        UnixStream::from_accepted(stream.into())
+    }
+
+    stream_io_methods!();
+
+    /// The path of the peer's socket, if it is bound to one.
+    pub fn peer_addr(&self) -> io::Result<Option<PathBuf>> {
+        Ok(path_of(self.core.sock().peer_addr()?))
+    }
+
+    /// The path this end is bound to, if any.
+    pub fn local_addr(&self) -> io::Result<Option<PathBuf>> {
+        Ok(path_of(self.core.sock().local_addr()?))
+    }
+}
+
+/// A Unix datagram socket.
+#[derive(Debug)]
+pub struct UnixDatagram {
+    core: DatagramCore,
+}
+
+impl UnixDatagram {
+    /// A socket bound to the socket file `path`.
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
+        let path = path.as_ref();
+        let socket = Socket::new(Domain::UNIX, Type::DGRAM, None)?;
+        socket
+            .bind(&unix_addr(path)?)
+            .map_err(|e| context(e, "could not bind to", path.display()))?;
+        Ok(UnixDatagram {
+            core: DatagramCore::new(socket.into()),
+        })
+    }
+
+    /// A socket bound to no path (it can send, but not be answered unless connected).
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        let socket = Socket::new(Domain::UNIX, Type::DGRAM, None)?;
+        Ok(UnixDatagram {
+            core: DatagramCore::new(socket.into()),
+        })
+    }
+
+    /// A pair of connected, unnamed datagram sockets.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = Socket::pair(Domain::UNIX, Type::DGRAM, None)?;
+        Ok((
+            UnixDatagram {
+                core: DatagramCore::new(OwnedFd::from(a)),
+            },
+            UnixDatagram {
+                core: DatagramCore::new(OwnedFd::from(b)),
+            },
+        ))
+    }
+
+    /// Sets the default peer of [`send`](Self::send) and [`recv`](Self::recv).
+    pub async fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
+        let path = path.as_ref();
+        self.core
+            .connect(unix_addr(path)?)
+            .await
+            .map_err(|e| context(e, "could not connect to", path.display()))
+    }
+
+    /// Sends one datagram to the socket at `path`.
+    pub async fn send_to<B: IoBuf, P: AsRef<Path>>(
+        &self,
+        buf: B,
+        path: P,
+    ) -> (io::Result<usize>, B) {
+        match unix_addr(path.as_ref()) {
+            Ok(addr) => self.core.send_to(buf, addr).await,
+            Err(e) => (Err(e), buf),
+        }
+    }
+
+    /// Receives one datagram and the path of its sender (`None` if unbound).
+    pub async fn recv_from<B: IoBufMut>(
+        &self,
+        buf: B,
+    ) -> (io::Result<(usize, Option<PathBuf>)>, B) {
+        let (res, buf) = self.core.recv_from(buf).await;
+        (res.map(|(n, addr)| (n, path_of(addr))), buf)
+    }
+
+    /// Sends one datagram to the connected peer.
+    pub async fn send<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.core.send(buf).await
+    }
+
+    /// Receives one datagram from the connected peer.
+    pub async fn recv<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        self.core.recv(buf).await
+    }
+
+    /// The path this socket is bound to, if any.
+    pub fn local_addr(&self) -> io::Result<Option<PathBuf>> {
+        Ok(path_of(self.core.sock().local_addr()?))
+    }
+}

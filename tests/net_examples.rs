@@ -1,0 +1,204 @@
+//! The example programs against clients that are not ours: the echo
+//! server with `socat` and `nc` (netcat-openbsd), the echo client against
+//! the echo server, and the chat server with plain std clients.
+//!
+//! The example binaries are those `cargo test` builds next to this test
+//! (`target/<profile>/examples/`). If they were not built (e.g. `cargo test
+//! --test net_examples`), the echo server is replaced by an in-process
+//! equivalent and the other tests are skipped, with a message.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The path of an example binary built by this `cargo test` run, if any.
+fn example_bin(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let path = exe.parent()?.parent()?.join("examples").join(name);
+    path.exists().then_some(path)
+}
+
+/// A program found on PATH.
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A server process we started, killed (by its handle) when dropped.
+struct ServerProcess(Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts an example server on a free port; returns it and the port.
+fn start_example(name: &str) -> Option<(ServerProcess, u16, BufReader<std::process::ChildStdout>)> {
+    let bin = example_bin(name)?;
+    let mut child = Command::new(bin)
+        .arg("127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("expected \"Serving on ADDR\", got {line:?}"));
+    Some((ServerProcess(child), port, out))
+}
+
+/// An in-process echo server on its own thread, for when the example
+/// binary was not built.
+fn start_in_process_echo() -> u16 {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        ringloop::run(async move {
+            let server = ringloop::net::start_server("127.0.0.1:0", |mut r, w| async move {
+                while let Ok(data) = r.read(4096).await {
+                    if data.is_empty() || w.write(data).await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await
+            .unwrap();
+            tx.send(server.local_addr().unwrap().port()).unwrap();
+            server.serve_forever().await;
+        })
+    });
+    rx.recv().unwrap()
+}
+
+/// Runs `cmd` with `input` on stdin and returns its stdout; killed (and
+/// the test failed) if it does not finish within 20 s.
+fn run_client(mut cmd: Command, input: &[u8]) -> String {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).unwrap();
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{cmd:?} failed: {status}");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    reader.join().unwrap()
+}
+
+#[test]
+fn echo_server_with_socat_and_nc() {
+    let tools: Vec<&str> = ["socat", "nc"].into_iter().filter(|t| have(t)).collect();
+    if tools.is_empty() {
+        eprintln!(
+            "skipping: neither socat nor nc is installed (apt-get install socat netcat-openbsd)"
+        );
+        return;
+    }
+    let (server, port, out) = match start_example("echo_server") {
+        Some((s, p, o)) => (Some(s), p, Some(o)),
+        None => {
+            eprintln!(
+                "note: the echo_server example is not built; using an in-process echo server"
+            );
+            (None, start_in_process_echo(), None)
+        }
+    };
+    let input = b"hello\nworld\nfrom a client that is not ours\n";
+    for tool in &tools {
+        let mut cmd = Command::new(tool);
+        match *tool {
+            // -t: after stdin's EOF, wait up to 5 s for the server to close.
+            "socat" => cmd.args(["-t", "5", "-", &format!("TCP:127.0.0.1:{port}")]),
+            // -N: shut the socket's write half down at stdin's EOF (netcat-openbsd).
+            _ => cmd.args(["-N", "127.0.0.1", &port.to_string()]),
+        };
+        let echoed = run_client(cmd, input);
+        assert_eq!(echoed.as_bytes(), input, "{tool} got back something else");
+    }
+    drop(server);
+    if let Some(out) = out {
+        let printed: Vec<String> = out.lines().map_while(Result::ok).collect();
+        assert!(
+            printed
+                .iter()
+                .any(|l| l.starts_with("Received ") && l.contains("hello")),
+            "the server prints what it receives: {printed:?}"
+        );
+    }
+}
+
+#[test]
+fn echo_client_against_echo_server() {
+    let (Some((_server, port, _out)), Some(client)) =
+        (start_example("echo_server"), example_bin("echo_client"))
+    else {
+        eprintln!("skipping: the echo examples are not built (run the whole `cargo test`)");
+        return;
+    };
+    let mut cmd = Command::new(client);
+    cmd.arg(format!("127.0.0.1:{port}"));
+    let out = run_client(cmd, b"first\nsecond\n");
+    assert!(out.contains("Received: \"first\""), "{out}");
+    assert!(out.contains("Received: \"second\""), "{out}");
+}
+
+#[test]
+fn chat_broadcasts_lines_between_clients() {
+    let Some((_server, port, _out)) = start_example("chat") else {
+        eprintln!("skipping: the chat example is not built (run the whole `cargo test`)");
+        return;
+    };
+    let connect = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut welcome = String::new();
+        r.read_line(&mut welcome).unwrap();
+        assert!(welcome.starts_with("welcome"), "{welcome:?}");
+        (s, r)
+    };
+    let (mut alice, _alice_in) = connect();
+    let (_bob, mut bob_in) = connect();
+    alice.write_all(b"hi everyone\n").unwrap();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        bob_in
+            .read_line(&mut line)
+            .expect("bob receives alice's line");
+        assert!(!line.is_empty(), "the chat server closed bob's connection");
+        if line.contains("hi everyone") {
+            break;
+        }
+    }
+    assert!(line.starts_with("[127.0.0.1:"), "{line:?}");
+}

@@ -1,0 +1,343 @@
+//! asyncio-style streams: open_connection/start_server, the Reader's
+//! read/read_line/read_until/read_exact with their errors, the Writer's
+//! back-pressure and non-interleaving, and the Server's close/shutdown.
+
+#[path = "util/net.rs"]
+mod util;
+
+use ringloop::net::{
+    open_connection, open_unix_connection, start_server, start_unix_server, IncompleteRead,
+    LimitOverrun, TcpListener, TcpStream,
+};
+use ringloop::time::{sleep, timeout};
+use std::io;
+use std::time::Duration;
+use util::{pattern, tcp_pair, unix_path};
+
+async fn line_echo(mut reader: ringloop::net::Reader, writer: ringloop::net::Writer) {
+    while let Ok(line) = reader.read_line().await {
+        if line.is_empty() || writer.write(line).await.is_err() {
+            break;
+        }
+    }
+}
+
+#[test]
+fn open_connection_and_start_server_echo_lines() {
+    ringloop::run(async {
+        let server = start_server("127.0.0.1:0", line_echo).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let (mut reader, writer) = open_connection(addr).await.unwrap();
+        assert_eq!(writer.peer_addr(), Some(addr));
+        for i in 0..20 {
+            let msg = format!("message {i}\n");
+            writer.write(msg.clone()).await.unwrap();
+            assert_eq!(reader.read_line().await.unwrap(), msg.as_bytes());
+        }
+        writer.write_eof().await.unwrap();
+        assert_eq!(reader.read_line().await.unwrap(), &b""[..]);
+        assert!(reader.at_eof());
+        assert_eq!(server.shutdown(Duration::from_secs(5)).await.aborted, 0);
+    });
+}
+
+#[test]
+fn reader_read_until_and_read_n() {
+    ringloop::run(async {
+        let (client, server) = tcp_pair().await;
+        let (mut reader, _writer) = server.into_split();
+        let (res, _) = client.write_all(&b"head\r\n\r\nbodyTAIL--rest"[..]).await;
+        res.unwrap();
+        assert_eq!(
+            reader.read_until(b"\r\n\r\n").await.unwrap(),
+            &b"head\r\n\r\n"[..]
+        );
+        assert_eq!(reader.read_exact(4).await.unwrap(), &b"body"[..]);
+        assert_eq!(reader.read_until(b"--").await.unwrap(), &b"TAIL--"[..]);
+        assert_eq!(reader.read(2).await.unwrap(), &b"re"[..]);
+        assert_eq!(reader.read(0).await.unwrap(), &b""[..]);
+        drop(client);
+        assert_eq!(reader.read_to_end().await.unwrap(), &b"st"[..]);
+        assert_eq!(reader.read(10).await.unwrap(), &b""[..]);
+    });
+}
+
+#[test]
+fn read_exact_and_read_until_at_eof_carry_the_partial_data() {
+    ringloop::run(async {
+        let (client, server) = tcp_pair().await;
+        let (mut reader, _w) = server.into_split();
+        let (res, _) = client.write_all(&b"12345"[..]).await;
+        res.unwrap();
+        client.shutdown(std::net::Shutdown::Write).await.unwrap();
+        assert_eq!(reader.read_exact(2).await.unwrap(), &b"12"[..]);
+        let err = reader.read_exact(10).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        let inc = IncompleteRead::of(&err).expect("carries IncompleteRead");
+        assert_eq!(&inc.partial[..], b"345");
+        assert_eq!(inc.expected, Some(10));
+        assert!(err.to_string().contains("3 of 10"), "{err}");
+
+        let (client, server) = tcp_pair().await;
+        let (mut reader, _w) = server.into_split();
+        let (res, _) = client.write_all(&b"no delimiter"[..]).await;
+        res.unwrap();
+        drop(client);
+        let err = reader.read_until(b";").await.unwrap_err();
+        let inc = IncompleteRead::of(&err).unwrap();
+        assert_eq!(&inc.partial[..], b"no delimiter");
+        assert_eq!(inc.expected, None);
+    });
+}
+
+#[test]
+fn read_line_returns_the_last_unterminated_line() {
+    ringloop::run(async {
+        let (client, server) = tcp_pair().await;
+        let (mut reader, _w) = server.into_split();
+        let (res, _) = client.write_all(&b"one\ntwo"[..]).await;
+        res.unwrap();
+        drop(client);
+        assert_eq!(reader.read_line().await.unwrap(), &b"one\n"[..]);
+        assert_eq!(reader.read_line().await.unwrap(), &b"two"[..]);
+        assert_eq!(reader.read_line().await.unwrap(), &b""[..]);
+    });
+}
+
+#[test]
+fn line_limit_overrun_is_a_clear_error() {
+    ringloop::run(async {
+        let (client, server) = tcp_pair().await;
+        let (mut reader, _w) = server.into_split();
+        reader.set_limit(16);
+        let mut data = vec![b'x'; 40];
+        data.extend_from_slice(b"\nshort\n");
+        let (res, _) = client.write_all(data).await;
+        res.unwrap();
+        let err = reader.read_line().await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let overrun = LimitOverrun::of(&err).expect("carries LimitOverrun");
+        assert_eq!(overrun.limit, 16);
+        assert!(err.to_string().contains("limit of 16 bytes"), "{err}");
+        // The overlong line is discarded; reading goes on with the next one.
+        let mut next = reader.read_line().await;
+        while let Err(e) = &next {
+            // The rest of the long line may arrive after the first error.
+            assert!(LimitOverrun::of(e).is_some(), "{e}");
+            next = reader.read_line().await;
+        }
+        let mut line = next.unwrap();
+        if line != b"short\n"[..] {
+            // The error came before the long line's end was read: its tail
+            // is returned as a line of its own, as asyncio's readline does.
+            assert!(line.len() < 40 && line.ends_with(b"x\n"), "{line:?}");
+            line = reader.read_line().await.unwrap();
+        }
+        assert_eq!(line, &b"short\n"[..]);
+        // read_until leaves overrun data buffered for `read`.
+        let (client, server) = tcp_pair().await;
+        let (mut reader, _w) = server.into_split();
+        reader.set_limit(8);
+        let (res, _) = client.write_all(&b"0123456789abcdef;"[..]).await;
+        res.unwrap();
+        let err = reader.read_until(b";").await.unwrap_err();
+        assert!(LimitOverrun::of(&err).is_some());
+        let mut rest = Vec::new();
+        while rest.len() < 17 {
+            rest.extend_from_slice(&reader.read(100).await.unwrap());
+        }
+        assert_eq!(rest, b"0123456789abcdef;");
+    });
+}
+
+#[test]
+fn writer_applies_backpressure_from_a_slow_peer() {
+    ringloop::run(async {
+        let (client, server) = tcp_pair().await;
+        let (_r, writer) = client.into_split();
+        // Far more than loopback socket buffers hold.
+        let data = pattern(7, 32 << 20);
+        let expected = data.clone();
+        let w = writer.clone();
+        let write = ringloop::spawn(async move { w.write(data).await });
+        sleep(Duration::from_millis(100)).await;
+        assert!(
+            !write.is_finished(),
+            "a 32 MiB write completed although the peer read nothing"
+        );
+        let (res, got) = server.read_exact(Vec::with_capacity(expected.len())).await;
+        res.unwrap();
+        write.await.unwrap().unwrap();
+        assert!(got == expected, "data arrived altered");
+    });
+}
+
+#[test]
+fn writer_clones_never_interleave_messages() {
+    ringloop::run(async {
+        let (client, server) = tcp_pair().await;
+        let (_r, writer) = client.into_split();
+        const TASKS: u8 = 8;
+        const MSGS: usize = 6;
+        const LEN: usize = 200_000;
+        let mut handles = Vec::new();
+        for t in 0..TASKS {
+            let w = writer.clone();
+            handles.push(ringloop::spawn(async move {
+                for _ in 0..MSGS {
+                    w.write(vec![t; LEN]).await.unwrap();
+                    ringloop::yield_now().await;
+                }
+            }));
+        }
+        let reader = ringloop::spawn(async move {
+            let total = TASKS as usize * MSGS * LEN;
+            let (res, buf) = server.read_exact(Vec::with_capacity(total)).await;
+            res.unwrap();
+            buf
+        });
+        for h in handles {
+            h.await.unwrap();
+        }
+        let buf = reader.await.unwrap();
+        let mut counts = [0usize; TASKS as usize];
+        for msg in buf.chunks(LEN) {
+            let t = msg[0];
+            assert!(
+                msg.iter().all(|&b| b == t),
+                "a message was interleaved with another"
+            );
+            counts[t as usize] += 1;
+        }
+        assert!(counts.iter().all(|&c| c == MSGS));
+    });
+}
+
+#[test]
+fn close_stops_accepting_and_serve_forever_returns() {
+    ringloop::run(async {
+        let server = start_server("127.0.0.1:0", line_echo).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let (mut reader, writer) = open_connection(addr).await.unwrap();
+        let s = server.clone();
+        let forever = ringloop::spawn(async move { s.serve_forever().await });
+        sleep(Duration::from_millis(5)).await;
+        assert!(!forever.is_finished());
+        server.close();
+        forever.await.unwrap();
+        assert!(server.is_closed());
+        // The open connection keeps working.
+        writer.write(&b"still here\n"[..]).await.unwrap();
+        assert_eq!(reader.read_line().await.unwrap(), &b"still here\n"[..]);
+        drop((reader, writer));
+        server.wait_closed().await;
+        assert_eq!(server.connections(), 0);
+        let err = TcpStream::connect(addr).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+    });
+}
+
+#[test]
+fn shutdown_waits_for_connections_then_aborts_the_rest() {
+    ringloop::run(async {
+        // Handlers that echo one line, then either finish or hang forever.
+        let server = start_server("127.0.0.1:0", |mut reader, writer| async move {
+            let line = reader.read_line().await.unwrap_or_default();
+            let _ = writer.write(line.clone()).await;
+            if &line[..] == b"hang\n" {
+                sleep(Duration::from_secs(3600)).await;
+            }
+        })
+        .await
+        .unwrap();
+        let addr = server.local_addr().unwrap();
+        let (mut r1, w1) = open_connection(addr).await.unwrap();
+        let (mut r2, w2) = open_connection(addr).await.unwrap();
+        w1.write(&b"hang\n"[..]).await.unwrap();
+        assert_eq!(r1.read_line().await.unwrap(), &b"hang\n"[..]);
+        assert_eq!(server.connections(), 2);
+        let s = server.clone();
+        let finishing = ringloop::spawn(async move {
+            sleep(Duration::from_millis(20)).await;
+            w2.write(&b"bye\n"[..]).await.unwrap();
+            r2.read_line().await.unwrap()
+        });
+        let report = server.shutdown(Duration::from_millis(200)).await;
+        assert_eq!(report.finished, 1);
+        assert_eq!(report.aborted, 1);
+        assert_eq!(finishing.await.unwrap(), &b"bye\n"[..]);
+        assert_eq!(s.connections(), 0);
+        // The aborted handler's socket was closed.
+        assert_eq!(r1.read_line().await.unwrap(), &b""[..]);
+        drop(w1);
+    });
+}
+
+#[test]
+fn unix_server_and_connection() {
+    ringloop::run(async {
+        let path = unix_path("server");
+        let server = start_unix_server(&path, line_echo).await.unwrap();
+        assert_eq!(server.local_addr(), None);
+        let (mut reader, writer) = open_unix_connection(&path).await.unwrap();
+        writer
+            .write_lines([&b"a\n"[..], &b"b\n"[..]])
+            .await
+            .unwrap();
+        assert_eq!(reader.read_line().await.unwrap(), &b"a\n"[..]);
+        assert_eq!(reader.read_line().await.unwrap(), &b"b\n"[..]);
+        writer.close().await.unwrap();
+        let report = timeout(
+            Duration::from_secs(10),
+            server.shutdown(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.aborted, 0);
+        std::fs::remove_file(&path).unwrap();
+    });
+}
+
+#[test]
+fn listener_from_options_serves() {
+    ringloop::run(async {
+        let listener = TcpListener::bind_with(
+            "127.0.0.1:0",
+            &ringloop::net::ListenOptions::new().reuse_port(true),
+        )
+        .unwrap();
+        let server = ringloop::net::Server::from_listener(listener, line_echo).unwrap();
+        let (mut reader, writer) = open_connection(server.local_addr().unwrap()).await.unwrap();
+        writer.write(&b"x\n"[..]).await.unwrap();
+        assert_eq!(reader.read_line().await.unwrap(), &b"x\n"[..]);
+        assert_eq!(server.accept_errors(), 0);
+    });
+}
+
+#[test]
+fn a_panicking_handler_does_not_stop_the_server() {
+    ringloop::run(async {
+        let server = start_server("127.0.0.1:0", |mut reader, writer| async move {
+            let line = reader.read_line().await.unwrap();
+            if &line[..] == b"panic\n" {
+                panic!("handler panics on purpose (expected in this test)");
+            }
+            writer.write(line).await.unwrap();
+        })
+        .await
+        .unwrap();
+        let addr = server.local_addr().unwrap();
+        let (mut r1, w1) = open_connection(addr).await.unwrap();
+        w1.write(&b"panic\n"[..]).await.unwrap();
+        // The panicking handler's connection is closed...
+        assert_eq!(r1.read_line().await.unwrap(), &b""[..]);
+        // ...and the server keeps serving.
+        let (mut r2, w2) = open_connection(addr).await.unwrap();
+        w2.write(&b"fine\n"[..]).await.unwrap();
+        assert_eq!(r2.read_line().await.unwrap(), &b"fine\n"[..]);
+        drop((r2, w2));
+        let report = server.shutdown(Duration::from_secs(5)).await;
+        assert_eq!(report.aborted, 0);
+        assert_eq!(server.connections(), 0);
+    });
+}
