@@ -132,32 +132,22 @@ pub struct BarrierWait<'a> {
 
 impl Future for BarrierWait<'_> {
     type Output = Result<usize, BrokenBarrier>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let barrier = self.barrier;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let barrier = this.barrier;
         let mut waiters = barrier.waiters.borrow_mut();
-        match self.key {
-            None if barrier.broken.get() => Poll::Ready(Err(BrokenBarrier(()))),
-            None if waiters.len() + 1 >= barrier.parties => {
+        if this.key.is_none() {
+            if barrier.broken.get() {
+                return Poll::Ready(Err(BrokenBarrier(())));
+            }
+            if waiters.len() + 1 >= barrier.parties {
                 let n = waiters.notify_all(|i, r| *r = Some(Ok(i)));
-                Poll::Ready(Ok(n))
-            }
-            None => {
-                let key = waiters.push_back(None, cx.waker());
-                drop(waiters);
-                self.key = Some(key);
-                Poll::Pending
-            }
-            Some(key) if waiters.is_notified(key) => {
-                let (result, _) = waiters.remove(key);
-                drop(waiters);
-                self.key = None;
-                Poll::Ready(result.expect("a notified barrier waiter always has a result"))
-            }
-            Some(key) => {
-                waiters.set_waker(key, cx.waker());
-                Poll::Pending
+                return Poll::Ready(Ok(n));
             }
         }
+        waiters
+            .poll_wait(&mut this.key, cx.waker(), || None)
+            .map(|result| result.expect("a notified barrier waiter always has a result"))
     }
 }
 

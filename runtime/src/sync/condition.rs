@@ -120,26 +120,10 @@ struct Notified<'a> {
 
 impl Future for Notified<'_> {
     type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut waiters = self.cond.waiters.borrow_mut();
-        match self.key {
-            None => {
-                let key = waiters.push_back((), cx.waker());
-                drop(waiters);
-                self.key = Some(key);
-                Poll::Pending
-            }
-            Some(key) if waiters.is_notified(key) => {
-                waiters.remove(key);
-                drop(waiters);
-                self.key = None;
-                Poll::Ready(())
-            }
-            Some(key) => {
-                waiters.set_waker(key, cx.waker());
-                Poll::Pending
-            }
-        }
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let mut waiters = this.cond.waiters.borrow_mut();
+        waiters.poll_wait(&mut this.key, cx.waker(), || ())
     }
 }
 

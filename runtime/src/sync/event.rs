@@ -81,27 +81,13 @@ pub struct EventWait<'a> {
 
 impl Future for EventWait<'_> {
     type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut waiters = self.event.waiters.borrow_mut();
-        match self.key {
-            None if self.event.set.get() => Poll::Ready(()),
-            None => {
-                let key = waiters.push_back((), cx.waker());
-                drop(waiters);
-                self.key = Some(key);
-                Poll::Pending
-            }
-            Some(key) if waiters.is_notified(key) => {
-                waiters.remove(key);
-                drop(waiters);
-                self.key = None;
-                Poll::Ready(())
-            }
-            Some(key) => {
-                waiters.set_waker(key, cx.waker());
-                Poll::Pending
-            }
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.key.is_none() && this.event.set.get() {
+            return Poll::Ready(());
         }
+        let mut waiters = this.event.waiters.borrow_mut();
+        waiters.poll_wait(&mut this.key, cx.waker(), || ())
     }
 }
 

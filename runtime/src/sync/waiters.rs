@@ -14,7 +14,7 @@
 //! node exactly once (on completion or drop), so a key is never stale.
 
 use slab::Slab;
-use std::task::Waker;
+use std::task::{Poll, Waker};
 
 const NIL: usize = usize::MAX;
 
@@ -92,6 +92,32 @@ impl<T> WaitList<T> {
         match &node.waker {
             Some(w) if w.will_wake(waker) => {}
             _ => node.waker = Some(waker.clone()),
+        }
+    }
+
+    /// Drives the future of a waiter whose key the future keeps in `key`:
+    /// queues it with `data()` on the first poll, returns its data (and
+    /// forgets the key) once it has been notified, and otherwise keeps its
+    /// waker current.
+    pub(crate) fn poll_wait(
+        &mut self,
+        key: &mut Option<usize>,
+        waker: &Waker,
+        data: impl FnOnce() -> T,
+    ) -> Poll<T> {
+        match *key {
+            None => {
+                *key = Some(self.push_back(data(), waker));
+                Poll::Pending
+            }
+            Some(k) if self.is_notified(k) => {
+                *key = None;
+                Poll::Ready(self.remove(k).0)
+            }
+            Some(k) => {
+                self.set_waker(k, waker);
+                Poll::Pending
+            }
         }
     }
 
