@@ -132,8 +132,12 @@ fn dropping_a_wait_keeps_the_tasks_running() {
     let finished = Rc::new(Cell::new(false));
     let flag = finished.clone();
     ringloop::run(async move {
+        // The task cannot finish before the test lets it, so the wait's
+        // timeout fires first however slow the machine is.
+        let go = Rc::new(ringloop::sync::Event::new());
+        let gate = go.clone();
         let task = spawn(async move {
-            sleep(Duration::from_millis(30)).await;
+            gate.wait().await;
             flag.set(true);
         });
         let w = wait(vec![task], ReturnWhen::AllCompleted).timeout(Duration::from_millis(1));
@@ -141,9 +145,12 @@ fn dropping_a_wait_keeps_the_tasks_running() {
         assert!(out.timed_out);
         let (_, handle) = out.pending.into_iter().next().expect("still pending");
         drop(handle);
-        sleep(Duration::from_millis(60)).await;
+        go.set();
+        for _ in 0..3 {
+            ringloop::yield_now().await;
+        }
     });
-    assert!(finished.get());
+    assert!(finished.get(), "the detached task ran to completion");
 }
 
 /// Dropping a group aborts its tasks at their next scheduling point.
