@@ -4,7 +4,6 @@
 #[path = "util/sched.rs"]
 mod sched_util;
 
-use ringloop::time::sleep;
 use ringloop::{gather, spawn, wait, yield_now, ReturnWhen, TaskFailure, TaskGroup};
 use std::cell::Cell;
 use std::future::Future;
