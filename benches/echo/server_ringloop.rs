@@ -14,8 +14,17 @@ use std::os::fd::OwnedFd;
 pub const BUF_SIZE: usize = 16 * 1024;
 
 /// Serves until killed, or until `conns` connections were accepted and closed.
+///
+/// `RINGLOOP_BENCH_DEFER_TASKRUN=0` / `RINGLOOP_BENCH_COOP_TASKRUN=0` turn
+/// those ring set-up flags off, to measure what they are worth.
 pub fn serve(listener: TcpListener, conns: Option<usize>) {
-    ringloop_runtime::run(async move {
+    let flag = |name: &str| std::env::var(name).map_or(true, |v| v != "0");
+    let rt = ringloop_runtime::Runtime::builder()
+        .defer_taskrun(flag("RINGLOOP_BENCH_DEFER_TASKRUN"))
+        .coop_taskrun(flag("RINGLOOP_BENCH_COOP_TASKRUN"))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    rt.block_on(async move {
         let listener = SharedFd::new(OwnedFd::from(listener));
         let mut handles = Vec::new();
         let mut accepted = 0;
