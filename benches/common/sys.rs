@@ -163,3 +163,56 @@ pub fn median(values: &mut [f64]) -> f64 {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
+
+/// Busy time (everything but idle and iowait) of one core, from /proc/stat.
+pub fn core_busy(core: usize) -> io::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let name = format!("cpu{core} ");
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .ok_or_else(|| io::Error::other(format!("no {name:?} line in /proc/stat")))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let busy: u64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4 && *i < 8)
+        .map(|(_, t)| t)
+        .sum();
+    Ok(Duration::from_nanos(busy * 1_000_000_000 / clock_ticks()))
+}
+
+/// CPU time the benchmark does not own on cores 0 and 1, sampled twice to
+/// tell how much other processes (or the hypervisor) disturbed a window.
+#[derive(Debug, Clone, Copy)]
+pub struct Interference {
+    busy: Duration,
+    own: Duration,
+}
+
+impl Interference {
+    /// Samples now; `own_pids` are the processes the benchmark consists of.
+    pub fn sample(own_pids: &[u32]) -> io::Result<Interference> {
+        let mut own = Duration::ZERO;
+        for &pid in own_pids {
+            own += cpu_time(pid)?;
+        }
+        Ok(Interference {
+            busy: core_busy(0)? + core_busy(1)?,
+            own,
+        })
+    }
+
+    /// Other processes' share of two cores between `self` and `later`, over
+    /// a window of `elapsed` (0.0 = undisturbed, 1.0 = a whole core).
+    pub fn fraction(&self, later: &Interference, elapsed: Duration) -> f64 {
+        let busy = later.busy.saturating_sub(self.busy).as_secs_f64();
+        let own = later.own.saturating_sub(self.own).as_secs_f64();
+        ((busy - own) / elapsed.as_secs_f64()).max(0.0)
+    }
+}

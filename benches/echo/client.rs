@@ -2,6 +2,7 @@
 //! connection through send-then-wait-for-the-echo round trips, checking
 //! every echoed byte and timing every round trip.
 
+use super::sys::Interference;
 use io_uring::{cqueue, opcode, squeue, types, IoUring, SubmissionQueue, Submitter};
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -36,6 +37,8 @@ pub struct Measured {
     pub server_cpu: Duration,
     pub p50: Duration,
     pub p99: Duration,
+    /// Share of a core other processes used on cores 0 and 1 during the window.
+    pub interference: f64,
 }
 
 impl Measured {
@@ -96,6 +99,8 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
     let mut measuring = !timed || load.warmup.is_zero();
     let mut window_start = start;
     let mut cpu_start = cpu(server_pid)?;
+    let own_pids: Vec<u32> = server_pid.into_iter().chain([std::process::id()]).collect();
+    let mut noise_start = Interference::sample(&own_pids)?;
     let mut round_trips = 0u64;
     let mut result = Ok(());
     {
@@ -122,6 +127,7 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
                     measuring = true;
                     window_start = now;
                     cpu_start = cpu(server_pid)?;
+                    noise_start = Interference::sample(&own_pids)?;
                     round_trips = 0;
                     hist.fill(0);
                 } else if measuring && now >= window_start + load.measure {
@@ -165,6 +171,7 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
         }
         let elapsed = window_start.elapsed();
         let cpu_end = cpu(server_pid)?;
+        let interference = noise_start.fraction(&Interference::sample(&own_pids)?, elapsed);
         // Stop every op before the buffers go away: a shut-down socket
         // completes its pending recv and send at once.
         for conn in &conns {
@@ -188,6 +195,7 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
             server_cpu: cpu_end.saturating_sub(cpu_start),
             p50,
             p99,
+            interference,
         })
     }
 }

@@ -11,7 +11,12 @@
 //! - `RINGLOOP_BENCH_SECS` (default 2): measured seconds per run;
 //! - `RINGLOOP_BENCH_WARMUP_MS` (default 500): unmeasured warm-up per run;
 //! - `RINGLOOP_BENCH_SERVERS` (default all): comma list of server kinds;
-//! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`.
+//! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`;
+//! - `RINGLOOP_BENCH_MAX_NOISE` (default 0.05) and `RINGLOOP_BENCH_RETRIES`
+//!   (default 3): a run during which other processes used more than this
+//!   share of cores 0 and 1 is repeated, up to this many times, and the
+//!   least disturbed attempt is kept (the machine is shared; see the
+//!   `noise` column).
 //!
 //! Other modes (used by `benches/callgrind.sh`):
 //!
@@ -134,6 +139,8 @@ fn bench_main() {
             .collect(),
         Err(_) => SCENARIOS.to_vec(),
     };
+    let max_noise: f64 = sys::env_or("RINGLOOP_BENCH_MAX_NOISE", 0.05);
+    let retries: usize = sys::env_or("RINGLOOP_BENCH_RETRIES", 3);
     let mut results = report::Results::default();
     for &(conns, size) in &scenarios {
         for round in 0..rounds {
@@ -147,15 +154,16 @@ fn bench_main() {
                     measure: Duration::from_secs_f64(secs),
                     rounds_per_conn: None,
                 };
-                match run_one(kind, load) {
+                match run_quiet(kind, load, max_noise, retries) {
                     Ok(m) => {
                         eprintln!(
                             "{conns} conns x {size} B, round {round}, {kind}: {:.0} rt/s, \
-                             {:.2} us CPU/rt, p50 {:?}, p99 {:?}",
+                             {:.2} us CPU/rt, p50 {:?}, p99 {:?}, noise {:.0}%",
                             m.round_trips_per_sec(),
                             m.cpu_us_per_round_trip(),
                             m.p50,
-                            m.p99
+                            m.p99,
+                            m.interference * 100.0
                         );
                         results.add((conns, size), kind, round, m);
                     }
@@ -170,9 +178,31 @@ fn bench_main() {
         "\n{}",
         results.markdown(&format!(
             "{rounds} rounds of {secs} s per server and scenario, medians; server on core 0, \
-             io_uring client on core 1"
+             io_uring client on core 1; noise = CPU other processes used on those cores, \
+             in % of one core"
         ))
     );
+}
+
+/// Runs until an attempt is disturbed by less than `max_noise` of a core,
+/// at most `1 + retries` times; keeps the least disturbed attempt.
+fn run_quiet(
+    kind: &str,
+    load: client::Load,
+    max_noise: f64,
+    retries: usize,
+) -> std::io::Result<client::Measured> {
+    let mut best = run_one(kind, load)?;
+    for _ in 0..retries {
+        if best.interference <= max_noise {
+            break;
+        }
+        let m = run_one(kind, load)?;
+        if m.interference < best.interference {
+            best = m;
+        }
+    }
+    Ok(best)
 }
 
 fn run_one(kind: &str, load: client::Load) -> std::io::Result<client::Measured> {

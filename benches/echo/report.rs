@@ -56,9 +56,9 @@ impl Results {
         let _ = writeln!(out, "Echo round trips ({caption})\n");
         let _ = writeln!(
             out,
-            "| conns x size | server | round trips/s | server CPU us/rt | p50 us | p99 us |"
+            "| conns x size | server | round trips/s | server CPU us/rt | p50 us | p99 us | noise |"
         );
-        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
         for sc in self.scenarios() {
             for kind in super::KINDS {
                 if !self.runs.iter().any(|r| r.0 == sc && r.1 == kind) {
@@ -66,13 +66,14 @@ impl Results {
                 }
                 let _ = writeln!(
                     out,
-                    "| {} x {} B | {kind} | {:.0} | {:.2} | {:.0} | {:.0} |",
+                    "| {} x {} B | {kind} | {:.0} | {:.2} | {:.0} | {:.0} | {:.0}% |",
                     sc.0,
                     sc.1,
                     self.median_of(sc, kind, Measured::round_trips_per_sec),
                     self.median_of(sc, kind, Measured::cpu_us_per_round_trip),
                     self.median_of(sc, kind, |m| m.p50.as_micros() as f64),
                     self.median_of(sc, kind, |m| m.p99.as_micros() as f64),
+                    self.median_of(sc, kind, |m| m.interference * 100.0),
                 );
             }
         }
