@@ -28,7 +28,7 @@ pub fn serve(listener: TcpListener, conns: Option<usize>) {
         let listener = SharedFd::new(OwnedFd::from(listener));
         let mut handles = Vec::new();
         let mut accepted = 0;
-        while !conns.is_some_and(|n| accepted >= n) {
+        while accepted < conns.unwrap_or(usize::MAX) {
             let (fd, _peer) = match op::accept(&listener).await {
                 Ok(conn) => conn,
                 Err(e) => {

@@ -33,7 +33,7 @@ pub fn serve(listener: TcpListener, conns: Option<usize>) {
     let mut accepting = false;
     loop {
         let (submitter, mut sq, mut cq) = ring.split();
-        if !accepting && !conns.is_some_and(|n| accepted >= n) {
+        if !accepting && accepted < conns.unwrap_or(usize::MAX) {
             let sqe = opcode::Accept::new(
                 types::Fd(listen_fd),
                 std::ptr::null_mut(),
