@@ -10,7 +10,8 @@
 //! - `RINGLOOP_BENCH_ROUNDS` (default 3): rounds per scenario and server;
 //! - `RINGLOOP_BENCH_SECS` (default 2): measured seconds per run;
 //! - `RINGLOOP_BENCH_WARMUP_MS` (default 500): unmeasured warm-up per run;
-//! - `RINGLOOP_BENCH_SERVERS` (default all): comma list of server kinds;
+//! - `RINGLOOP_BENCH_SERVERS` (default all): comma list of server kinds
+//!   (also `ringloop-nodefer` and `uring-defer`, to A/B DEFER_TASKRUN);
 //! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`;
 //! - `RINGLOOP_BENCH_MAX_NOISE` (default 0.05) and `RINGLOOP_BENCH_RETRIES`
 //!   (default 3): a run during which other processes used more than this
@@ -40,6 +41,9 @@ use std::time::Duration;
 
 /// Every server kind, in the order the table lists them.
 pub const KINDS: [&str; 5] = ["ringloop", "tokio", "mio", "monoio", "uring"];
+/// Variants run only when named in `RINGLOOP_BENCH_SERVERS`: ringloop
+/// without DEFER_TASKRUN, and the hand-written loop with it (ring flag A/B).
+pub const EXTRA_KINDS: [&str; 2] = ["ringloop-nodefer", "uring-defer"];
 const SCENARIOS: [(usize, usize); 4] = [(100, 128), (100, 4096), (1000, 128), (1000, 4096)];
 
 fn main() {
@@ -75,8 +79,10 @@ fn server_main(args: &[String]) {
     let listener = sys::listen(addr).unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
     sys::announce(&listener).expect("stdout");
     match (kind.as_str(), conns) {
-        ("ringloop", _) => server_ringloop::serve(listener, conns),
-        ("uring", _) => server_uring::serve(listener, conns),
+        ("ringloop", _) => server_ringloop::serve(listener, conns, true),
+        ("ringloop-nodefer", _) => server_ringloop::serve(listener, conns, false),
+        ("uring", _) => server_uring::serve(listener, conns, false),
+        ("uring-defer", _) => server_uring::serve(listener, conns, true),
         ("tokio", None) => server_tokio::serve(listener),
         ("mio", None) => server_mio::serve(listener),
         ("monoio", None) => server_monoio::serve(listener),
@@ -126,6 +132,7 @@ fn bench_main() {
     let kinds: Vec<&str> = match std::env::var("RINGLOOP_BENCH_SERVERS") {
         Ok(list) => KINDS
             .iter()
+            .chain(&EXTRA_KINDS)
             .copied()
             .filter(|k| list.split(',').any(|w| w.trim() == *k))
             .collect(),

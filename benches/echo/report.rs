@@ -60,7 +60,7 @@ impl Results {
         );
         let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
         for sc in self.scenarios() {
-            for kind in super::KINDS {
+            for &kind in super::KINDS.iter().chain(&super::EXTRA_KINDS) {
                 if !self.runs.iter().any(|r| r.0 == sc && r.1 == kind) {
                     continue;
                 }

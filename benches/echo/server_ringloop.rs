@@ -14,14 +14,11 @@ use std::os::fd::OwnedFd;
 pub const BUF_SIZE: usize = 16 * 1024;
 
 /// Serves until killed, or until `conns` connections were accepted and closed.
-///
-/// `RINGLOOP_BENCH_DEFER_TASKRUN=0` / `RINGLOOP_BENCH_COOP_TASKRUN=0` turn
-/// those ring set-up flags off, to measure what they are worth.
-pub fn serve(listener: TcpListener, conns: Option<usize>) {
-    let flag = |name: &str| std::env::var(name).map_or(true, |v| v != "0");
+/// `defer_taskrun: false` sets the runtime up without
+/// SINGLE_ISSUER + DEFER_TASKRUN (COOP_TASKRUN only, like the floor).
+pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
     let rt = ringloop_runtime::Runtime::builder()
-        .defer_taskrun(flag("RINGLOOP_BENCH_DEFER_TASKRUN"))
-        .coop_taskrun(flag("RINGLOOP_BENCH_COOP_TASKRUN"))
+        .defer_taskrun(defer_taskrun)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     rt.block_on(async move {

@@ -21,10 +21,14 @@ struct Conn {
 }
 
 /// Serves until killed, or until `conns` connections were accepted and closed.
-pub fn serve(listener: TcpListener, conns: Option<usize>) {
-    let mut ring: IoUring = IoUring::builder()
-        .setup_coop_taskrun()
-        .setup_cqsize(8192)
+/// `defer_taskrun` adds SINGLE_ISSUER + DEFER_TASKRUN, as ringloop uses.
+pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
+    let mut builder = IoUring::builder();
+    builder.setup_coop_taskrun().setup_cqsize(8192);
+    if defer_taskrun {
+        builder.setup_single_issuer().setup_defer_taskrun();
+    }
+    let mut ring: IoUring = builder
         .build(2048)
         .expect("io_uring with IORING_SETUP_COOP_TASKRUN");
     let listen_fd = listener.as_raw_fd();
