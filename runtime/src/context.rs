@@ -23,18 +23,23 @@ pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
 /// The current runtime. Panics with `what` in the message outside one.
 #[track_caller]
 pub(crate) fn core(what: &str) -> Rc<Core> {
-    with_core(Rc::clone).unwrap_or_else(|| {
-        panic!(
-            "ringloop: {what} was called outside a ringloop runtime; call it from code run by \
-             ringloop::run(...) or Runtime::block_on(...)"
-        )
-    })
+    with_core(Rc::clone).unwrap_or_else(|| outside_runtime(what))
 }
 
-/// The current runtime's driver (for submitting ops).
+/// The current runtime's driver (for submitting ops). On the path of every
+/// op, so it clones only the driver handle, not the runtime's.
 #[track_caller]
 pub(crate) fn driver() -> Rc<RefCell<Driver>> {
-    core("an io_uring op").driver.clone()
+    with_core(|core| core.driver.clone()).unwrap_or_else(|| outside_runtime("an io_uring op"))
+}
+
+#[cold]
+#[track_caller]
+fn outside_runtime(what: &str) -> ! {
+    panic!(
+        "ringloop: {what} was called outside a ringloop runtime; call it from code run by \
+         ringloop::run(...) or Runtime::block_on(...)"
+    )
 }
 
 /// Makes a runtime current for a scope; restores the previous one on drop.

@@ -51,10 +51,8 @@ pub(crate) trait MultiOrphan {
 
 /// The state machine of one op slot.
 pub(crate) enum Lifecycle {
-    /// Pushed to the SQ; nobody has polled it yet.
-    /// -> Waiting (polled), Completed (CQE), Ignored (dropped).
-    Submitted,
-    /// A task waits for the CQE. -> Completed (CQE), Ignored (dropped).
+    /// Pushed to the SQ by the op's first poll; a task waits for the CQE.
+    /// -> Completed (CQE), Ignored (dropped).
     Waiting(Waker),
     /// The CQE arrived; the op future takes it on its next poll and frees the slot.
     Completed(CqeResult),
@@ -80,7 +78,7 @@ impl Lifecycle {
     /// Whether the kernel may still post a CQE for this slot.
     pub(crate) fn in_flight(&self) -> bool {
         match self {
-            Lifecycle::Submitted | Lifecycle::Waiting(_) => true,
+            Lifecycle::Waiting(_) => true,
             Lifecycle::Ignored(_) | Lifecycle::IgnoredMulti(_) => true,
             Lifecycle::Multi { finished, .. } => !finished,
             Lifecycle::Completed(_) | Lifecycle::Leaked => false,

@@ -146,7 +146,6 @@ impl Driver {
             .get_mut(key)
             .expect("op slot exists while its future does");
         match slot {
-            Lifecycle::Submitted => *slot = Lifecycle::Waiting(cx.waker().clone()),
             Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => {}
             Lifecycle::Waiting(w) => w.clone_from(cx.waker()),
             Lifecycle::Completed(_) => match self.ops.remove(key) {
@@ -215,7 +214,7 @@ impl Driver {
                 Lifecycle::Completed(cqe) => Some((orphan, cqe)),
                 _ => unreachable!("matched Completed above"),
             },
-            Lifecycle::Submitted | Lifecycle::Waiting(_) => {
+            Lifecycle::Waiting(_) => {
                 *slot = Lifecycle::Ignored(orphan);
                 self.cancel(key);
                 None
@@ -362,7 +361,6 @@ impl Driver {
                 continue;
             };
             match slot {
-                Lifecycle::Submitted => *slot = Lifecycle::Completed(result),
                 Lifecycle::Waiting(_) => {
                     if let Lifecycle::Waiting(w) =
                         std::mem::replace(slot, Lifecycle::Completed(result))

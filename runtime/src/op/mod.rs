@@ -178,13 +178,20 @@ impl<T: Completable> Future for Op<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = self.get_mut();
-        // SAFETY: `Op::new`'s contract covers the entry and `this.data`,
-        // which this op keeps until the CQE or hands to `abandon` on drop.
-        if unsafe { this.state.submit(|| Lifecycle::Submitted) }.is_err() {
-            return Poll::Ready(this.finish(CqeResult {
-                result: Err(shut_down_error()),
-                flags: 0,
-            }));
+        if let State::Unsubmitted(_) = this.state {
+            // The CQE of an op pushed just now cannot have been reaped yet,
+            // so its slot starts out waiting for it (with this task's waker)
+            // instead of being looked up a second time in this poll.
+            let waker = cx.waker().clone();
+            // SAFETY: `Op::new`'s contract covers the entry and `this.data`,
+            // which this op keeps until the CQE or hands to `abandon` on drop.
+            return match unsafe { this.state.submit(|| Lifecycle::Waiting(waker)) } {
+                Ok(()) => Poll::Pending,
+                Err(()) => Poll::Ready(this.finish(CqeResult {
+                    result: Err(shut_down_error()),
+                    flags: 0,
+                })),
+            };
         }
         let State::InFlight { driver, key } = &this.state else {
             panic!("Op polled after completion");

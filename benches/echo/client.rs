@@ -1,0 +1,308 @@
+//! The load generator: one io_uring on its own core driving every
+//! connection through send-then-wait-for-the-echo round trips, checking
+//! every echoed byte and timing every round trip.
+
+use super::sys::Interference;
+use io_uring::{cqueue, opcode, squeue, types, IoUring, SubmissionQueue, Submitter};
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// Low bit of user_data: set for a send, clear for a recv.
+const SEND: u64 = 1;
+/// Round trips slower than this land in the histogram's last bucket.
+const MAX_LATENCY_US: usize = 200_000;
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub conns: usize,
+    pub size: usize,
+    /// Run this long before measuring (ignored with `rounds_per_conn`).
+    pub warmup: Duration,
+    /// Measure this long.
+    pub measure: Duration,
+    /// Instead of a timed window: each connection does exactly this many
+    /// round trips, then closes.
+    pub rounds_per_conn: Option<u64>,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    pub round_trips: u64,
+    pub elapsed: Duration,
+    /// Server CPU time (user + system) over the measured window.
+    pub server_cpu: Duration,
+    pub p50: Duration,
+    pub p99: Duration,
+    /// Share of a core other processes used on cores 0 and 1 during the window.
+    pub interference: f64,
+}
+
+impl Measured {
+    pub fn round_trips_per_sec(&self) -> f64 {
+        self.round_trips as f64 / self.elapsed.as_secs_f64()
+    }
+    pub fn cpu_us_per_round_trip(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.round_trips as f64
+    }
+}
+
+struct Conn {
+    stream: TcpStream,
+    /// What this connection sends; bytes 0..8 carry the round number.
+    msg: Box<[u8]>,
+    /// Where the echo lands. Both buffers are heap memory that lives until
+    /// every op of the run has completed (`run` drains before returning).
+    echo: Box<[u8]>,
+    sent: usize,
+    got: usize,
+    round: u64,
+    started: Instant,
+}
+
+/// Connects `load.conns` connections to `addr` and runs the load. `server_pid`
+/// is the process whose CPU time is measured.
+pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<Measured> {
+    let mut ring = IoUring::builder()
+        .setup_coop_taskrun()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .setup_cqsize(8192)
+        .build(4096)
+        .or_else(|_| IoUring::builder().setup_cqsize(8192).build(4096))?;
+    let mut conns = Vec::with_capacity(load.conns);
+    for i in 0..load.conns {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        // A different pattern per connection, so crossed streams are caught.
+        let msg: Box<[u8]> = (0..load.size)
+            .map(|j| (j as u64 * 31 + i as u64 * 7) as u8)
+            .collect();
+        conns.push(Conn {
+            stream,
+            msg,
+            echo: vec![0; load.size].into_boxed_slice(),
+            sent: 0,
+            got: 0,
+            round: 0,
+            started: Instant::now(),
+        });
+    }
+    let mut hist = vec![0u64; MAX_LATENCY_US + 1];
+    let mut in_flight = 0usize;
+    let mut open = conns.len();
+    let start = Instant::now();
+    let timed = load.rounds_per_conn.is_none();
+    let mut measuring = !timed || load.warmup.is_zero();
+    let mut window_start = start;
+    let mut cpu_start = cpu(server_pid)?;
+    let own_pids: Vec<u32> = server_pid.into_iter().chain([std::process::id()]).collect();
+    let mut noise_start = Interference::sample(&own_pids)?;
+    let mut round_trips = 0u64;
+    let mut result = Ok(());
+    {
+        let (submitter, mut sq, mut cq) = ring.split();
+        for (key, conn) in conns.iter_mut().enumerate() {
+            start_round(&submitter, &mut sq, conn, key as u64, start, &mut in_flight);
+        }
+        let stall = types::Timespec::from(Duration::from_secs(5));
+        let args = types::SubmitArgs::new().timespec(&stall);
+        'run: while open > 0 {
+            sq.sync();
+            match submitter.submit_with_args(1, &args) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ETIME) => {
+                    result = Err(io::Error::other("the server answered nothing for 5 s"));
+                    break;
+                }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
+            let now = Instant::now();
+            if timed {
+                if !measuring && now >= start + load.warmup {
+                    measuring = true;
+                    window_start = now;
+                    cpu_start = cpu(server_pid)?;
+                    noise_start = Interference::sample(&own_pids)?;
+                    round_trips = 0;
+                    hist.fill(0);
+                } else if measuring && now >= window_start + load.measure {
+                    break 'run;
+                }
+            }
+            cq.sync();
+            for cqe in &mut cq {
+                in_flight -= 1;
+                match on_cqe(&cqe, &mut conns, load.size) {
+                    Err(e) => {
+                        result = Err(e);
+                        break 'run;
+                    }
+                    Ok(false) => {
+                        // Continue a partial send or recv.
+                        let key = cqe.user_data() >> 1;
+                        let conn = &mut conns[key as usize];
+                        if cqe.user_data() & SEND != 0 && conn.sent < load.size {
+                            push(&submitter, &mut sq, &send_sqe(conn, key), &mut in_flight);
+                        } else if cqe.user_data() & SEND == 0 && conn.got < load.size {
+                            push(&submitter, &mut sq, &recv_sqe(conn, key), &mut in_flight);
+                        }
+                    }
+                    Ok(true) => {
+                        let key = (cqe.user_data() >> 1) as usize;
+                        let conn = &mut conns[key];
+                        let us = now.duration_since(conn.started).as_micros() as usize;
+                        hist[us.min(MAX_LATENCY_US)] += 1;
+                        round_trips += 1;
+                        conn.round += 1;
+                        if load.rounds_per_conn.is_some_and(|n| conn.round >= n) {
+                            let _ = conn.stream.shutdown(Shutdown::Write);
+                            open -= 1;
+                        } else {
+                            start_round(&submitter, &mut sq, conn, key as u64, now, &mut in_flight);
+                        }
+                    }
+                }
+            }
+        }
+        let elapsed = window_start.elapsed();
+        let cpu_end = cpu(server_pid)?;
+        let interference = noise_start.fraction(&Interference::sample(&own_pids)?, elapsed);
+        // Stop every op before the buffers go away: a shut-down socket
+        // completes its pending recv and send at once.
+        for conn in &conns {
+            let _ = conn.stream.shutdown(Shutdown::Both);
+        }
+        while in_flight > 0 {
+            sq.sync();
+            submitter.submit_and_wait(1)?;
+            cq.sync();
+            in_flight -= cq.len();
+            (&mut cq).for_each(drop);
+        }
+        result?;
+        if round_trips == 0 {
+            return Err(io::Error::other("no round trip completed"));
+        }
+        let (p50, p99) = (percentile(&hist, 0.50), percentile(&hist, 0.99));
+        Ok(Measured {
+            round_trips,
+            elapsed,
+            server_cpu: cpu_end.saturating_sub(cpu_start),
+            p50,
+            p99,
+            interference,
+        })
+    }
+}
+
+fn cpu(pid: Option<u32>) -> io::Result<Duration> {
+    pid.map_or(Ok(Duration::ZERO), super::sys::cpu_time)
+}
+
+/// Sends the next message of `conn` and posts the recv for its echo.
+fn start_round(
+    submitter: &Submitter<'_>,
+    sq: &mut SubmissionQueue<'_>,
+    conn: &mut Conn,
+    key: u64,
+    now: Instant,
+    in_flight: &mut usize,
+) {
+    let tag = conn.round.to_le_bytes();
+    let n = tag.len().min(conn.msg.len());
+    conn.msg[..n].copy_from_slice(&tag[..n]);
+    conn.sent = 0;
+    conn.got = 0;
+    conn.started = now;
+    push(submitter, sq, &send_sqe(conn, key), in_flight);
+    push(submitter, sq, &recv_sqe(conn, key), in_flight);
+}
+
+/// Handles one CQE; true when it completed a verified round trip.
+fn on_cqe(cqe: &cqueue::Entry, conns: &mut [Conn], size: usize) -> io::Result<bool> {
+    let key = (cqe.user_data() >> 1) as usize;
+    let conn = &mut conns[key];
+    let res = cqe.result();
+    if res < 0 {
+        return Err(io::Error::from_raw_os_error(-res));
+    }
+    if res == 0 {
+        return Err(io::Error::other(format!(
+            "the server closed connection {key}"
+        )));
+    }
+    if cqe.user_data() & SEND != 0 {
+        conn.sent += res as usize;
+    } else {
+        conn.got += res as usize;
+    }
+    // One op of each kind is in flight per connection; the caller
+    // continues a partial one.
+    if conn.sent < size || conn.got < size {
+        return Ok(false);
+    }
+    if conn.echo[..] != conn.msg[..] {
+        return Err(io::Error::other(format!(
+            "connection {key}: the echo of round {} differs from what was sent",
+            conn.round
+        )));
+    }
+    Ok(true)
+}
+
+fn send_sqe(conn: &Conn, key: u64) -> squeue::Entry {
+    let rest = &conn.msg[conn.sent..];
+    opcode::Send::new(
+        types::Fd(conn.stream.as_raw_fd()),
+        rest.as_ptr(),
+        rest.len() as u32,
+    )
+    .flags(libc::MSG_NOSIGNAL)
+    .build()
+    .user_data(key << 1 | SEND)
+}
+
+fn recv_sqe(conn: &mut Conn, key: u64) -> squeue::Entry {
+    let fd = conn.stream.as_raw_fd();
+    let rest = &mut conn.echo[conn.got..];
+    opcode::Recv::new(types::Fd(fd), rest.as_mut_ptr(), rest.len() as u32)
+        .build()
+        .user_data(key << 1)
+}
+
+fn push(
+    submitter: &Submitter<'_>,
+    sq: &mut SubmissionQueue<'_>,
+    sqe: &squeue::Entry,
+    in_flight: &mut usize,
+) {
+    *in_flight += 1;
+    loop {
+        // SAFETY: every SQE points into a connection's boxed buffers, which
+        // live until all ops completed (`run` drains before dropping them).
+        if unsafe { sq.push(sqe) }.is_ok() {
+            return;
+        }
+        sq.sync();
+        let _ = submitter.submit();
+        sq.sync();
+    }
+}
+
+fn percentile(hist: &[u64], q: f64) -> Duration {
+    let total: u64 = hist.iter().sum();
+    let target = ((total as f64) * q).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (us, &count) in hist.iter().enumerate() {
+        seen += count;
+        if seen >= target {
+            return Duration::from_micros(us as u64);
+        }
+    }
+    Duration::from_micros(MAX_LATENCY_US as u64)
+}

@@ -1,0 +1,116 @@
+//! Medians per scenario and server, ratios against the baselines, and the
+//! markdown table.
+
+use super::client::Measured;
+use super::sys::median;
+use std::fmt::Write;
+
+type Scenario = (usize, usize);
+
+/// Every run of the benchmark.
+#[derive(Default)]
+pub struct Results {
+    runs: Vec<(Scenario, &'static str, usize, Measured)>,
+}
+
+impl Results {
+    pub fn add(&mut self, scenario: Scenario, kind: &'static str, round: usize, m: Measured) {
+        self.runs.push((scenario, kind, round, m));
+    }
+
+    fn scenarios(&self) -> Vec<Scenario> {
+        let mut s: Vec<Scenario> = self.runs.iter().map(|r| r.0).collect();
+        s.dedup();
+        s
+    }
+
+    fn median_of(&self, sc: Scenario, kind: &str, f: impl Fn(&Measured) -> f64) -> f64 {
+        let mut v: Vec<f64> = self
+            .runs
+            .iter()
+            .filter(|r| r.0 == sc && r.1 == kind)
+            .map(|r| f(&r.3))
+            .collect();
+        median(&mut v)
+    }
+
+    /// Median over rounds of `f(ringloop) / f(baseline)` within each round.
+    fn ratio(&self, sc: Scenario, baseline: &str, f: impl Fn(&Measured) -> f64) -> f64 {
+        let find = |kind: &str, round: usize| {
+            self.runs
+                .iter()
+                .find(|r| r.0 == sc && r.1 == kind && r.2 == round)
+                .map(|r| f(&r.3))
+        };
+        let mut v: Vec<f64> = self
+            .runs
+            .iter()
+            .filter(|r| r.0 == sc && r.1 == "ringloop")
+            .filter_map(|r| Some(f(&r.3) / find(baseline, r.2)?))
+            .collect();
+        median(&mut v)
+    }
+
+    pub fn markdown(&self, caption: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "Echo round trips ({caption})\n");
+        let _ = writeln!(
+            out,
+            "| conns x size | server | round trips/s | server CPU us/rt | p50 us | p99 us | noise |"
+        );
+        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
+        for sc in self.scenarios() {
+            for &kind in super::KINDS.iter().chain(&super::EXTRA_KINDS) {
+                if !self.runs.iter().any(|r| r.0 == sc && r.1 == kind) {
+                    continue;
+                }
+                let _ = writeln!(
+                    out,
+                    "| {} x {} B | {kind} | {:.0} | {:.2} | {:.0} | {:.0} | {:.0}% |",
+                    sc.0,
+                    sc.1,
+                    self.median_of(sc, kind, Measured::round_trips_per_sec),
+                    self.median_of(sc, kind, Measured::cpu_us_per_round_trip),
+                    self.median_of(sc, kind, |m| m.p50.as_micros() as f64),
+                    self.median_of(sc, kind, |m| m.p99.as_micros() as f64),
+                    self.median_of(sc, kind, |m| m.interference * 100.0),
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nRatios, ringloop / baseline (median of per-round ratios; targets: CPU <= 0.90 x \
+             tokio and <= 1.05 x uring, round trips/s >= 1.00 x tokio and monoio)\n"
+        );
+        let _ = writeln!(
+            out,
+            "| conns x size | CPU/rt vs tokio | CPU/rt vs uring | rt/s vs tokio | rt/s vs monoio |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        for sc in self.scenarios() {
+            let cpu = Measured::cpu_us_per_round_trip;
+            let rate = Measured::round_trips_per_sec;
+            let _ = writeln!(
+                out,
+                "| {} x {} B | {} | {} | {} | {} |",
+                sc.0,
+                sc.1,
+                verdict(self.ratio(sc, "tokio", cpu), |r| r <= 0.90),
+                verdict(self.ratio(sc, "uring", cpu), |r| r <= 1.05),
+                verdict(self.ratio(sc, "tokio", rate), |r| r >= 1.0),
+                verdict(self.ratio(sc, "monoio", rate), |r| r >= 1.0),
+            );
+        }
+        out
+    }
+}
+
+fn verdict(ratio: f64, met: impl Fn(f64) -> bool) -> String {
+    if ratio.is_nan() {
+        "n/a".to_string()
+    } else if met(ratio) {
+        format!("{ratio:.2} (met)")
+    } else {
+        format!("{ratio:.2} (missed)")
+    }
+}

@@ -1,0 +1,38 @@
+//! The tokio current_thread echo server: accept loop plus one task per connection.
+
+use std::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Serves until killed.
+pub fn serve(listener: TcpListener) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async move {
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::task::spawn(echo_connection(stream));
+        }
+    });
+}
+
+async fn echo_connection(mut stream: tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; super::server_ringloop::BUF_SIZE];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The floor: a minimal hand-written io_uring echo loop (io-uring crate,
+//! IORING_SETUP_COOP_TASKRUN), with no executor, no wakers and no allocation
+//! per op. One recv or send in flight per connection, one accept in flight.
+
+use io_uring::{cqueue, opcode, squeue, types, IoUring, SubmissionQueue, Submitter};
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+const ACCEPT: u64 = u64::MAX;
+/// Low bit of a connection op's user_data: set for a send, clear for a recv.
+const SEND: u64 = 1;
+
+struct Conn {
+    fd: OwnedFd,
+    /// Heap memory the kernel reads and writes; a connection is removed from
+    /// the table (freeing it) only after its last op completed.
+    buf: Box<[u8]>,
+    /// Bytes received in `buf`, and how many of them were echoed.
+    len: usize,
+    sent: usize,
+}
+
+/// Serves until killed, or until `conns` connections were accepted and closed.
+/// `defer_taskrun` adds SINGLE_ISSUER + DEFER_TASKRUN, as ringloop uses.
+pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
+    let mut builder = IoUring::builder();
+    builder.setup_coop_taskrun().setup_cqsize(8192);
+    if defer_taskrun {
+        builder.setup_single_issuer().setup_defer_taskrun();
+    }
+    let mut ring: IoUring = builder
+        .build(2048)
+        .expect("io_uring with IORING_SETUP_COOP_TASKRUN");
+    let listen_fd = listener.as_raw_fd();
+    let mut table: slab::Slab<Conn> = slab::Slab::with_capacity(1024);
+    let mut accepted = 0;
+    let mut accepting = false;
+    loop {
+        let (submitter, mut sq, mut cq) = ring.split();
+        if !accepting && accepted < conns.unwrap_or(usize::MAX) {
+            let sqe = opcode::Accept::new(
+                types::Fd(listen_fd),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(ACCEPT);
+            push(&submitter, &mut sq, &sqe);
+            accepting = true;
+        }
+        if !accepting && table.is_empty() {
+            return;
+        }
+        sq.sync();
+        match submitter.submit_and_wait(1) {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+            Err(e) => panic!("io_uring_enter failed: {e}"),
+        }
+        cq.sync();
+        for cqe in &mut cq {
+            if cqe.user_data() == ACCEPT {
+                accepting = false;
+                if cqe.result() >= 0 {
+                    accepted += 1;
+                    // SAFETY: the kernel created this fd for us; nobody else owns it.
+                    let fd = unsafe { OwnedFd::from_raw_fd(cqe.result()) };
+                    let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
+                    let entry = table.vacant_entry();
+                    let key = entry.key() as u64;
+                    let conn = entry.insert(Conn {
+                        fd,
+                        buf: vec![0; super::server_ringloop::BUF_SIZE].into_boxed_slice(),
+                        len: 0,
+                        sent: 0,
+                    });
+                    push(&submitter, &mut sq, &recv_sqe(conn, key));
+                }
+                continue;
+            }
+            on_conn_cqe(&submitter, &mut sq, &mut table, &cqe);
+        }
+    }
+}
+
+/// Advances one connection: recv done -> send; send done -> rest or recv.
+fn on_conn_cqe(
+    submitter: &Submitter<'_>,
+    sq: &mut SubmissionQueue<'_>,
+    table: &mut slab::Slab<Conn>,
+    cqe: &cqueue::Entry,
+) {
+    let key = cqe.user_data() >> 1;
+    let is_send = cqe.user_data() & SEND != 0;
+    let conn = &mut table[key as usize];
+    let res = cqe.result();
+    if res <= 0 {
+        // Peer closed or failed; no other op of this connection is in flight.
+        table.remove(key as usize);
+        return;
+    }
+    if is_send {
+        conn.sent += res as usize;
+    } else {
+        conn.len = res as usize;
+        conn.sent = 0;
+    }
+    let sqe = if conn.sent < conn.len {
+        send_sqe(conn, key)
+    } else {
+        recv_sqe(conn, key)
+    };
+    push(submitter, sq, &sqe);
+}
+
+fn recv_sqe(conn: &mut Conn, key: u64) -> squeue::Entry {
+    opcode::Recv::new(
+        types::Fd(conn.fd.as_raw_fd()),
+        conn.buf.as_mut_ptr(),
+        conn.buf.len() as u32,
+    )
+    .build()
+    .user_data(key << 1)
+}
+
+fn send_sqe(conn: &mut Conn, key: u64) -> squeue::Entry {
+    let rest = &conn.buf[conn.sent..conn.len];
+    opcode::Send::new(
+        types::Fd(conn.fd.as_raw_fd()),
+        rest.as_ptr(),
+        rest.len() as u32,
+    )
+    .flags(libc::MSG_NOSIGNAL)
+    .build()
+    .user_data(key << 1 | SEND)
+}
+
+/// Pushes one SQE, submitting the queue first if it is full.
+fn push(submitter: &Submitter<'_>, sq: &mut SubmissionQueue<'_>, sqe: &squeue::Entry) {
+    loop {
+        // SAFETY: every SQE points into a connection's boxed buffer, which
+        // stays in the table until that connection's last CQE (see `Conn`).
+        if unsafe { sq.push(sqe) }.is_ok() {
+            return;
+        }
+        sq.sync();
+        let _ = submitter.submit();
+        sq.sync();
+    }
+}

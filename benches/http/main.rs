@@ -1,0 +1,172 @@
+//! HTTP/1.1 keep-alive "hello" under `wrk`: requests/s and server CPU per
+//! request, ringloop against tokio current_thread, in the same run.
+//!
+//! `cargo bench --bench http` (skips with a message if `wrk` is not
+//! installed: `apt-get install wrk`). Each server is a child process of this
+//! binary pinned to core 0; wrk runs pinned to core 1 with one thread.
+//! Environment: `RINGLOOP_BENCH_HTTP_CONNS` (default 100),
+//! `RINGLOOP_BENCH_SECS` (default 3, whole seconds), `RINGLOOP_BENCH_ROUNDS`
+//! (default 3; servers alternate, the table shows medians).
+//! Target: ringloop CPU per request <= 0.90 x tokio.
+
+#[path = "../common/sys.rs"]
+#[allow(dead_code)]
+mod sys;
+
+mod servers;
+
+use std::process::Command;
+use std::time::Duration;
+
+const KINDS: [&str; 2] = ["ringloop", "tokio"];
+
+/// One wrk run against one server.
+struct Measured {
+    requests: u64,
+    per_sec: f64,
+    server_cpu: Duration,
+    p50: String,
+    p99: String,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    sys::raise_fd_limit();
+    if args.first().map(String::as_str) == Some("--server") {
+        let (Some(kind), Some(addr)) = (args.get(1), args.get(2)) else {
+            eprintln!("http bench: --server needs KIND ({KINDS:?}) and ADDR");
+            std::process::exit(2);
+        };
+        sys::pin_to_core(0);
+        let listener = sys::listen(addr).unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
+        sys::announce(&listener).expect("stdout");
+        match kind.as_str() {
+            "ringloop" => servers::serve_ringloop(listener),
+            "tokio" => servers::serve_tokio(listener),
+            other => {
+                eprintln!("http bench: no server {other:?}; kinds: {KINDS:?}");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("http bench: skipped: `wrk` is not installed (Debian: apt-get install wrk)");
+        return;
+    }
+    let conns: usize = sys::env_or("RINGLOOP_BENCH_HTTP_CONNS", 100);
+    let secs: u64 = sys::env_or("RINGLOOP_BENCH_SECS", 3);
+    let rounds: usize = sys::env_or("RINGLOOP_BENCH_ROUNDS", 3);
+    let mut runs: Vec<(&str, usize, Measured)> = Vec::new();
+    for round in 0..rounds {
+        for i in 0..KINDS.len() {
+            let kind = KINDS[(i + round) % KINDS.len()];
+            match run_one(kind, conns, secs.max(1)) {
+                Ok(m) => {
+                    eprintln!(
+                        "round {round}, {kind}: {:.0} req/s, {:.2} us CPU/req, p50 {}, p99 {}",
+                        m.per_sec,
+                        cpu_per_request(&m),
+                        m.p50,
+                        m.p99
+                    );
+                    runs.push((kind, round, m));
+                }
+                Err(e) => eprintln!("round {round}, {kind}: FAILED: {e}"),
+            }
+        }
+    }
+    print_table(&runs, conns, secs, rounds);
+}
+
+fn cpu_per_request(m: &Measured) -> f64 {
+    m.server_cpu.as_secs_f64() * 1e6 / m.requests as f64
+}
+
+fn run_one(kind: &str, conns: usize, secs: u64) -> std::io::Result<Measured> {
+    let server = sys::ServerProcess::start(&[
+        "--server".to_string(),
+        kind.to_string(),
+        "127.0.0.1:0".to_string(),
+    ])?;
+    let cpu_start = sys::cpu_time(server.pid())?;
+    let out = Command::new("taskset")
+        .args(["-c", "1", "wrk", "-t1", "--latency"])
+        .arg(format!("-c{conns}"))
+        .arg(format!("-d{secs}s"))
+        .arg(format!("http://{}/", server.addr))
+        .output()?;
+    let cpu_end = sys::cpu_time(server.pid())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(std::io::Error::other(format!("wrk failed: {text}")));
+    }
+    if text.contains("Non-2xx") || text.contains("Socket errors") {
+        return Err(std::io::Error::other(format!("wrk saw errors:\n{text}")));
+    }
+    let field = |prefix: &str| -> Option<&str> {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l[prefix.len()..].split_whitespace().next())
+    };
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok());
+    let per_sec = field("Requests/sec:").and_then(|n| n.parse().ok());
+    let (Some(requests), Some(per_sec)) = (requests, per_sec) else {
+        return Err(std::io::Error::other(format!(
+            "cannot read wrk's output:\n{text}"
+        )));
+    };
+    Ok(Measured {
+        requests,
+        per_sec,
+        server_cpu: cpu_end.saturating_sub(cpu_start),
+        p50: field("50%").unwrap_or("?").to_string(),
+        p99: field("99%").unwrap_or("?").to_string(),
+    })
+}
+
+fn print_table(runs: &[(&str, usize, Measured)], conns: usize, secs: u64, rounds: usize) {
+    let median_of = |kind: &str, f: &dyn Fn(&Measured) -> f64| {
+        let mut v: Vec<f64> = runs
+            .iter()
+            .filter(|r| r.0 == kind)
+            .map(|r| f(&r.2))
+            .collect();
+        sys::median(&mut v)
+    };
+    println!(
+        "\nHTTP/1.1 hello under wrk ({conns} connections, 1 wrk thread on core 1, server on \
+         core 0; medians of {rounds} runs of {secs} s)\n"
+    );
+    println!("| server | requests/s | server CPU us/request |");
+    println!("|---|---:|---:|");
+    for kind in KINDS {
+        println!(
+            "| {kind} | {:.0} | {:.2} |",
+            median_of(kind, &|m| m.per_sec),
+            median_of(kind, &cpu_per_request)
+        );
+    }
+    let mut ratios: Vec<f64> = runs
+        .iter()
+        .filter(|r| r.0 == "ringloop")
+        .filter_map(|r| {
+            let tokio = runs.iter().find(|t| t.0 == "tokio" && t.1 == r.1)?;
+            Some(cpu_per_request(&r.2) / cpu_per_request(&tokio.2))
+        })
+        .collect();
+    let ratio = sys::median(&mut ratios);
+    let verdict = if ratio <= 0.90 { "met" } else { "missed" };
+    println!(
+        "\nCPU per request, ringloop / tokio: {ratio:.2} ({verdict}; target <= 0.90, median of \
+         per-round ratios)"
+    );
+}

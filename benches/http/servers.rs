@@ -1,0 +1,114 @@
+//! The HTTP/1.1 keep-alive "hello" responders: ringloop (op API) and tokio
+//! current_thread, with the same request framing and the same response.
+
+use ringloop_runtime::buf::IoBuf;
+use ringloop_runtime::fd::SharedFd;
+use ringloop_runtime::op;
+use std::net::TcpListener;
+use std::os::fd::OwnedFd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The response to every request.
+pub const RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello";
+/// Requests larger than this close the connection.
+const BUF_SIZE: usize = 8192;
+
+/// Consumes the complete request heads (bodyless requests, as wrk sends)
+/// at the front of `buf[..filled]`; returns how many, and moves the partial
+/// rest to the front. `None` if the buffer is full without a complete one.
+fn take_requests(buf: &mut [u8], filled: &mut usize) -> Option<usize> {
+    let mut count = 0;
+    let mut used = 0;
+    while let Some(end) = buf[used..*filled].windows(4).position(|w| w == b"\r\n\r\n") {
+        used += end + 4;
+        count += 1;
+    }
+    buf.copy_within(used..*filled, 0);
+    *filled -= used;
+    if count == 0 && *filled == buf.len() {
+        return None;
+    }
+    Some(count)
+}
+
+/// Serves with ringloop until killed.
+pub fn serve_ringloop(listener: TcpListener) {
+    ringloop_runtime::run(async move {
+        let listener = SharedFd::new(OwnedFd::from(listener));
+        loop {
+            if let Ok((fd, _)) = op::accept(&listener).await {
+                drop(ringloop_runtime::spawn(ringloop_connection(fd)));
+            }
+        }
+    });
+}
+
+/// One keep-alive connection. The only function that touches the socket:
+/// it becomes a `ringloop_net::TcpStream` read/write loop when that lands.
+async fn ringloop_connection(fd: OwnedFd) {
+    let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
+    let fd = SharedFd::new(fd);
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut filled = 0;
+    loop {
+        let (res, slice) = op::recv(&fd, buf.slice(filled..), 0).await;
+        buf = slice.into_inner();
+        match res {
+            Ok(0) | Err(_) => return,
+            Ok(n) => filled += n,
+        }
+        let Some(count) = take_requests(&mut buf, &mut filled) else {
+            return;
+        };
+        for _ in 0..count {
+            let mut sent = 0;
+            while sent < RESPONSE.len() {
+                let (res, _) = op::send(&fd, RESPONSE.slice(sent..), 0).await;
+                match res {
+                    Ok(0) | Err(_) => return,
+                    Ok(k) => sent += k,
+                }
+            }
+        }
+    }
+}
+
+/// Serves with tokio current_thread until killed.
+pub fn serve_tokio(listener: TcpListener) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async move {
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        loop {
+            if let Ok((stream, _)) = listener.accept().await {
+                tokio::task::spawn(tokio_connection(stream));
+            }
+        }
+    });
+}
+
+async fn tokio_connection(mut stream: tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut filled = 0;
+    loop {
+        match stream.read(&mut buf[filled..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => filled += n,
+        }
+        let Some(count) = take_requests(&mut buf, &mut filled) else {
+            return;
+        };
+        for _ in 0..count {
+            if stream.write_all(RESPONSE).await.is_err() {
+                return;
+            }
+        }
+    }
+}
