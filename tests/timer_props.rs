@@ -110,8 +110,24 @@ fn interval_delay_restarts_the_schedule() {
 
 #[test]
 fn interval_skip_keeps_the_phase() {
-    let (start, _, got) = late_consumer(MissedTickBehavior::Skip);
-    assert_eq!(got, [start + UNIT, start + UNIT * 3, start + UNIT * 4]);
+    let (start, back, got) = late_consumer(MissedTickBehavior::Skip);
+    // The missed tick is delivered at once...
+    assert_eq!(got[0], start + UNIT);
+    // ...then the schedule skips to the first tick of the original grid
+    // after the consumer came back (start + 3 units when it came back on
+    // time; later on a stalled machine), and goes on from there.
+    let since_start = (got[1] - start).as_nanos();
+    assert_eq!(
+        since_start % UNIT.as_nanos(),
+        0,
+        "ticks stay on the original grid"
+    );
+    assert!(
+        got[1] >= start + UNIT * 3,
+        "the ticks missed while away are skipped"
+    );
+    assert!(got[1] >= back, "no stale tick after the consumer came back");
+    assert_eq!(got[2], got[1] + UNIT);
 }
 
 /// Dropping the only pending sleep cancels the ring timeout behind it.
