@@ -66,6 +66,7 @@ pub unsafe trait IoBuf: 'static {
             buf: self,
             begin,
             end,
+            init: 0,
         }
     }
 }
@@ -234,11 +235,19 @@ unsafe impl IoBufMut for bytes::BytesMut {
 }
 
 /// A view of the bytes `begin..end` of a buffer, itself a buffer.
+///
+/// A read into a view that begins past the buffer's initialized length (a
+/// `Vec`'s `len`) cannot extend the buffer over the uninitialized gap; the
+/// view still records what was read, so [`IoBuf::init_bytes`] on the view
+/// shows it, but [`Slice::into_inner`] gives back the buffer without it.
 #[derive(Debug)]
 pub struct Slice<T> {
     buf: T,
     begin: usize,
     end: usize,
+    /// Bytes at the start of the view known to be initialized because a
+    /// read into the view wrote them.
+    init: usize,
 }
 
 impl<T: IoBuf> Slice<T> {
@@ -270,7 +279,8 @@ unsafe impl<T: IoBuf> IoBuf for Slice<T> {
         self.buf.stable_ptr().wrapping_add(self.begin)
     }
     fn bytes_init(&self) -> usize {
-        self.buf.bytes_init().clamp(self.begin, self.end) - self.begin
+        let underlying = self.buf.bytes_init().clamp(self.begin, self.end) - self.begin;
+        underlying.max(self.init)
     }
     fn bytes_total(&self) -> usize {
         self.end - self.begin
@@ -283,11 +293,12 @@ unsafe impl<T: IoBufMut> IoBufMut for Slice<T> {
         self.buf.stable_mut_ptr().wrapping_add(self.begin)
     }
     unsafe fn set_init(&mut self, pos: usize) {
-        // SAFETY: bytes `begin..begin + pos` are initialized per the caller,
-        // and bytes before `begin` were already (or the view begins past init,
-        // which a read into a slice beyond the buffer's length permits only
-        // for buffers that are fully initialized, such as boxed slices).
+        self.init = self.init.max(pos);
+        // The underlying buffer may only grow over initialized bytes: those
+        // before `begin` must already be, and `begin..begin + pos` are now.
         if self.begin <= self.buf.bytes_init() {
+            // SAFETY: bytes `..begin` are initialized (checked above) and
+            // bytes `begin..begin + pos` per this function's caller.
             unsafe { self.buf.set_init(self.begin + pos) };
         }
     }
@@ -323,6 +334,16 @@ mod tests {
         assert_eq!(&b[..], b"ab");
         assert_eq!(Vec::new().put_init(b"a"), 0);
         assert_eq!(bytes::Bytes::new().init_bytes(), b"");
+    }
+
+    #[test]
+    fn a_read_past_the_initialized_length_stays_visible_in_the_view() {
+        let mut s = Vec::with_capacity(16).slice(8..);
+        assert_eq!(s.put_init(b"abc"), 3);
+        assert_eq!(s.bytes_init(), 3);
+        assert_eq!(s.init_bytes(), b"abc");
+        // The Vec cannot grow over its uninitialized bytes 0..8.
+        assert!(s.into_inner().is_empty());
     }
 
     #[test]
