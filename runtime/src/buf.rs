@@ -5,7 +5,9 @@
 //! result: `read(buf) -> (io::Result<usize>, buf)`.
 //!
 //! A read fills a buffer from its start up to its capacity
-//! ([`IoBuf::bytes_total`]) and sets its length to the bytes read; slice a
+//! ([`IoBuf::bytes_total`]) and returns the count `n`: the data is
+//! `buf[..n]`. A buffer's initialized length (a `Vec`'s `len`) grows to `n`
+//! if it was shorter and never shrinks, so use the returned count. Slice a
 //! buffer (`buf.slice(n..)`) to read into or write from part of it.
 
 use std::ops::{Bound, RangeBounds};
@@ -259,13 +261,12 @@ impl<T: IoBuf> Slice<T> {
     pub fn end(&self) -> usize {
         self.end
     }
-    /// The underlying buffer.
+    /// The underlying buffer. (There is deliberately no `get_mut`: resizing
+    /// the buffer under the view would invalidate the bounds the view was
+    /// checked against when the kernel or [`IoBufMut::put_init`] writes
+    /// through it. Take the buffer back with [`Slice::into_inner`] instead.)
     pub fn get_ref(&self) -> &T {
         &self.buf
-    }
-    /// The underlying buffer, mutably.
-    pub fn get_mut(&mut self) -> &mut T {
-        &mut self.buf
     }
     /// Gives the underlying buffer back.
     pub fn into_inner(self) -> T {

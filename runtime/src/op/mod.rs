@@ -157,11 +157,6 @@ impl<T: Completable> Op<T> {
         }
     }
 
-    /// The op's resources while it is in flight (e.g. to inspect a buffer's length).
-    pub fn data(&self) -> Option<&T> {
-        self.data.as_ref()
-    }
-
     fn finish(&mut self, cqe: CqeResult) -> T::Output {
         self.state = State::Done;
         self.data
