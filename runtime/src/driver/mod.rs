@@ -297,10 +297,11 @@ impl Driver {
             return Ok(());
         };
         let to_submit = ring.submission().len();
-        let mut block = block;
-        if block && !ring.completion().is_empty() {
-            block = false;
-        }
+        // Never sleep while work is already at hand: CQEs in the ring, or
+        // wakers/orphans that a reap inside `flush` (SQ full + EBUSY)
+        // collected but the executor has not handled yet.
+        let handled_all = self.woken.is_empty() && self.finished_orphans.is_empty();
+        let block = block && handled_all && ring.completion().is_empty();
         let sq = ring.submission();
         let kernel_has_work = sq.taskrun() || sq.cq_overflow();
         drop(sq);
