@@ -182,3 +182,18 @@ fn sleep_outlives_its_first_runtime() {
     second.block_on(nap);
     assert!(Instant::now() >= deadline);
 }
+
+/// `Duration::MAX` periods and timeouts are "never", not a panic.
+#[test]
+fn huge_interval_and_wait_timeout_do_not_panic() {
+    ringloop::run(async {
+        let mut ticks = ringloop::time::interval(Duration::MAX);
+        ticks.tick().await; // the first tick is immediate
+        let h = ringloop::spawn(async { 5 });
+        let out = ringloop::wait(vec![h], ringloop::ReturnWhen::AllCompleted)
+            .timeout(Duration::MAX)
+            .await;
+        assert!(!out.timed_out);
+        assert_eq!(out.done.len(), 1);
+    });
+}

@@ -1,6 +1,6 @@
 //! `interval` and `interval_at`: a stream of periodic ticks.
 
-use crate::sleep::{sleep_until, Sleep};
+use crate::sleep::{later, sleep_until, Sleep};
 use futures_util::Stream;
 use std::future::Future;
 use std::pin::Pin;
@@ -91,19 +91,19 @@ impl Interval {
 
     /// The deadline of the tick after `tick`, given the time `now`.
     fn next_after(&self, tick: Instant, now: Instant) -> Instant {
-        let on_schedule = tick + self.period;
+        let on_schedule = later(tick, self.period);
         if now < on_schedule {
             return on_schedule;
         }
         match self.missed {
             MissedTickBehavior::Burst => on_schedule,
-            MissedTickBehavior::Delay => now + self.period,
+            MissedTickBehavior::Delay => later(now, self.period),
             MissedTickBehavior::Skip => {
                 // The first instant of the original schedule after `now`.
                 let late = (now - tick).as_nanos();
                 let periods = late / self.period.as_nanos() + 1;
                 let ahead = self.period.as_nanos() * periods;
-                tick + duration_from_nanos(ahead)
+                later(tick, duration_from_nanos(ahead))
             }
         }
     }
@@ -125,7 +125,7 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        self.sleep.reset(Instant::now() + self.period);
+        self.sleep.reset(later(Instant::now(), self.period));
     }
 }
 

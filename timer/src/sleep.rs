@@ -30,9 +30,14 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// `now + duration`, saturated to about 30 years from now.
 pub(crate) fn deadline_after(duration: Duration) -> Instant {
+    later(Instant::now(), duration)
+}
+
+/// `t + d`, with `d` capped at about 30 years so the sum cannot overflow
+/// (`Instant + Duration::MAX` panics); never earlier than `t`.
+pub(crate) fn later(t: Instant, d: Duration) -> Instant {
     const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
-    let now = Instant::now();
-    now.checked_add(duration.min(FAR)).unwrap_or(now)
+    t.checked_add(d.min(FAR)).unwrap_or(t)
 }
 
 /// The future of [`sleep`] and [`sleep_until`].

@@ -122,7 +122,11 @@ impl<T> Wait<T> {
     /// with [`WaitOutcome::timed_out`] set if the condition did not hold by
     /// then. The timer is a ring TIMEOUT op; it never fires early.
     pub fn timeout(self, duration: Duration) -> Self {
-        self.timeout_at(Instant::now() + duration)
+        // `Instant + Duration::MAX` would panic: a timeout beyond ~30 years
+        // is the same as none, so cap it there.
+        const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+        let now = Instant::now();
+        self.timeout_at(now.checked_add(duration.min(FAR)).unwrap_or(now))
     }
 
     /// Like [`Wait::timeout`], with an absolute deadline.
