@@ -36,8 +36,8 @@ pub use queue::{
     TaskDoneError, TryGetError, TryPutError,
 };
 pub use semaphore::{
-    Acquire, AcquireOwned, BoundedSemaphore, OverReleaseError, OwnedSemaphorePermit, Semaphore,
-    SemaphorePermit, TryAcquireError,
+    Acquire, AcquireOwned, BoundedPermit, BoundedSemaphore, OverReleaseError, OwnedSemaphorePermit,
+    Semaphore, SemaphorePermit, TryAcquireError,
 };
 
 /// Polls a future once from inside a task (test helper).

@@ -342,6 +342,27 @@ impl Drop for OwnedSemaphorePermit {
 pub struct BoundedSemaphore {
     sem: Semaphore,
     bound: usize,
+    /// Permits taken with [`BoundedPermit::forget`] and not yet released:
+    /// the only ones [`BoundedSemaphore::release`] may return.
+    forgotten: Cell<usize>,
+}
+
+/// A permit of a [`BoundedSemaphore`], returned when dropped.
+#[derive(Debug)]
+#[must_use = "the permit is returned as soon as it is dropped"]
+pub struct BoundedPermit<'a> {
+    permit: SemaphorePermit<'a>,
+    forgotten: &'a Cell<usize>,
+}
+
+impl BoundedPermit<'_> {
+    /// Keeps the permit taken: it is not returned on drop, and one later
+    /// [`BoundedSemaphore::release`] may return it (asyncio's
+    /// acquire/release pairs).
+    pub fn forget(self) {
+        self.forgotten.set(self.forgotten.get() + 1);
+        self.permit.forget();
+    }
 }
 
 /// [`BoundedSemaphore::release`] would exceed the initial count.
@@ -369,31 +390,42 @@ impl BoundedSemaphore {
         BoundedSemaphore {
             sem: Semaphore::new(permits),
             bound: permits,
+            forgotten: Cell::new(0),
         }
     }
 
     /// Waits for one permit (returned when the permit is dropped).
-    pub fn acquire(&self) -> Acquire<'_> {
-        self.sem.acquire()
+    /// Cancel-safe like [`Semaphore::acquire`].
+    pub async fn acquire(&self) -> BoundedPermit<'_> {
+        BoundedPermit {
+            permit: self.sem.acquire().await,
+            forgotten: &self.forgotten,
+        }
     }
 
     /// Takes one permit if available and nobody is queued.
     ///
     /// # Errors
     /// [`TryAcquireError`] otherwise.
-    pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
-        self.sem.try_acquire()
+    pub fn try_acquire(&self) -> Result<BoundedPermit<'_>, TryAcquireError> {
+        Ok(BoundedPermit {
+            permit: self.sem.try_acquire()?,
+            forgotten: &self.forgotten,
+        })
     }
 
-    /// Returns one permit taken with [`SemaphorePermit::forget`].
+    /// Returns one permit taken with [`BoundedPermit::forget`].
     ///
     /// # Errors
-    /// [`OverReleaseError`] if the semaphore already holds its initial
-    /// count; nothing changes then.
+    /// [`OverReleaseError`] if no forgotten permit is outstanding — the
+    /// count would then exceed the bound once the held permits come back.
+    /// Nothing changes then.
     pub fn release(&self) -> Result<(), OverReleaseError> {
-        if self.sem.available_permits() >= self.bound {
+        let forgotten = self.forgotten.get();
+        if forgotten == 0 {
             return Err(OverReleaseError { bound: self.bound });
         }
+        self.forgotten.set(forgotten - 1);
         self.sem.add_permits(1);
         Ok(())
     }
@@ -497,6 +529,19 @@ mod tests {
             // A permit returned by drop never over-releases.
             drop(sem.try_acquire().unwrap());
             assert_eq!(sem.available_permits(), 2);
+        });
+    }
+
+    #[test]
+    fn bounded_semaphore_counts_held_permits_against_the_bound() {
+        run(async {
+            let sem = BoundedSemaphore::new(1);
+            let held = sem.acquire().await;
+            // The held permit will come back on drop: releasing now would
+            // take the semaphore to 2 permits.
+            assert!(sem.release().is_err());
+            drop(held);
+            assert_eq!(sem.available_permits(), 1);
         });
     }
 }
