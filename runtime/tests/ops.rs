@@ -167,11 +167,24 @@ fn more_ops_than_sq_entries() {
 #[test]
 fn cq_overflow_from_one_poll_loses_nothing() {
     let _g = fd_lock();
+    // 2 SQ entries, so an 8-entry CQ.
     let rt = Runtime::builder().entries(2).build().unwrap();
     let n = rt.block_on(async {
-        // All 500 NOPs are pushed (and flushed) inside one poll, far more
-        // than the 8-entry CQ holds before the loop gets to reap.
-        let ops: Vec<_> = (0..500).map(|_| op::nop()).collect();
+        // Ops are lazy: poll each once, inside this one task poll, so all
+        // 500 NOPs are pushed (flushing the tiny SQ again and again) before
+        // the loop gets to reap — far more completions than the CQ holds.
+        let mut ops: Vec<_> = (0..500).map(|_| op::nop()).collect();
+        for o in &mut ops {
+            assert!(
+                poll_once(o).await.is_pending(),
+                "a NOP cannot complete before a reap"
+            );
+        }
+        assert!(
+            rt.ops_in_flight() > 8,
+            "the CQ must overflow: {} in flight",
+            rt.ops_in_flight()
+        );
         let mut n = 0;
         for o in ops {
             o.await.unwrap();
@@ -180,6 +193,7 @@ fn cq_overflow_from_one_poll_loses_nothing() {
         n
     });
     assert_eq!(n, 500);
+    assert_eq!(rt.ops_in_flight(), 0);
 }
 
 #[test]
