@@ -173,6 +173,46 @@ fn writer_applies_backpressure_from_a_slow_peer() {
 }
 
 #[test]
+fn a_write_cancelled_midway_poisons_the_writer_and_its_clones() {
+    ringloop::run(async {
+        let (client, _server) = tcp_pair().await;
+        let (_r, writer) = client.into_split();
+        let other = writer.clone();
+        // The peer reads nothing, so 32 MiB cannot all be sent: the write is
+        // cancelled after it started sending.
+        let cut = timeout(
+            Duration::from_millis(50),
+            writer.write(pattern(3, 32 << 20)),
+        )
+        .await;
+        assert!(cut.is_err(), "the write could not have finished");
+        let err = other.write(&b"next message"[..]).await.unwrap_err();
+        assert!(err.to_string().contains("cancelled midway"), "{err}");
+        assert!(writer.write_lines([&b"a"[..]]).await.is_err());
+    });
+}
+
+#[test]
+fn a_write_cancelled_while_waiting_for_its_turn_is_harmless() {
+    ringloop::run(async {
+        let (client, server) = tcp_pair().await;
+        let (_r, writer) = client.into_split();
+        // Hold the writer's turn with a slow 32 MiB write in another task...
+        let w = writer.clone();
+        let big = ringloop::spawn(async move { w.write(pattern(5, 32 << 20)).await });
+        ringloop::yield_now().await;
+        // ...so this write only waits for its turn when it is cancelled.
+        let waiting = timeout(Duration::from_millis(20), writer.write(&b"never sent"[..])).await;
+        assert!(waiting.is_err());
+        let (res, got) = server.read_exact(Vec::with_capacity(32 << 20)).await;
+        res.unwrap();
+        big.await.unwrap().unwrap();
+        assert!(got == pattern(5, 32 << 20));
+        writer.write(&b"still usable"[..]).await.unwrap();
+    });
+}
+
+#[test]
 fn writer_clones_never_interleave_messages() {
     ringloop::run(async {
         let (client, server) = tcp_pair().await;

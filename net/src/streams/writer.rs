@@ -3,6 +3,7 @@
 use super::lock::FifoLock;
 use crate::core::StreamCore;
 use ringloop_runtime::buf::IoBuf;
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -12,6 +13,33 @@ struct Shared {
     core: Rc<StreamCore>,
     /// Held around each whole write, so clones never interleave.
     lock: FifoLock,
+    /// Set when a write was cancelled after it started sending: the peer
+    /// may hold part of a message, so no later write may follow it.
+    poisoned: Cell<bool>,
+}
+
+/// Poisons the writer if dropped before [`Sending::done`]: marks a write
+/// that was cancelled while bytes may have been sent.
+struct Sending<'a> {
+    poisoned: &'a Cell<bool>,
+}
+
+impl Sending<'_> {
+    fn done(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.poisoned.set(true);
+    }
+}
+
+fn poisoned_error() -> io::Error {
+    io::Error::other(
+        "a write on this stream was cancelled midway, so the peer may have received part of          a message and the stream's framing is lost; close the stream and reconnect",
+    )
 }
 
 /// The writing half of an asyncio-style stream.
@@ -23,9 +51,12 @@ struct Shared {
 ///
 /// `Writer` is cheap to clone; clones used from several tasks write whole
 /// messages in turn (first come, first served), never interleaved.
-/// Dropping a `write` future midway leaves an unknown prefix of that
-/// message sent, which does corrupt the stream: don't cancel writes you
-/// need intact (spawn them instead).
+/// Dropping a `write` future after it started sending leaves an unknown
+/// prefix of that message on the wire; the writer is then *poisoned*: every
+/// later write on it and its clones fails with an error saying so, rather
+/// than appending to a half-sent message. (Cancelling a write that is still
+/// waiting for its turn is harmless.) Spawn writes you may want to cancel
+/// the waiting for.
 #[derive(Clone)]
 pub struct Writer {
     shared: Rc<Shared>,
@@ -45,15 +76,34 @@ impl Writer {
             shared: Rc::new(Shared {
                 core,
                 lock: FifoLock::default(),
+                poisoned: Cell::new(false),
             }),
         }
     }
 
     /// Writes all of `buf` (any owned buffer: `Vec<u8>`, `Bytes`, `String`,
     /// `&'static [u8]`, ...) and waits until the kernel has taken it.
+    ///
+    /// # Errors
+    /// The socket's error, or an error if an earlier write on this stream
+    /// was cancelled midway (see [`Writer`]).
     pub async fn write<B: IoBuf>(&self, buf: B) -> io::Result<()> {
         let _guard = self.shared.lock.lock().await;
-        self.shared.core.write_all(buf).await.0
+        let sending = self.start_sending()?;
+        let res = self.shared.core.write_all(buf).await.0;
+        sending.done();
+        res
+    }
+
+    /// Refuses to write after a cancelled partial write; otherwise arms the
+    /// poison for the write about to start.
+    fn start_sending(&self) -> io::Result<Sending<'_>> {
+        if self.shared.poisoned.get() {
+            return Err(poisoned_error());
+        }
+        Ok(Sending {
+            poisoned: &self.shared.poisoned,
+        })
     }
 
     /// Writes several buffers back to back, with no other writer's data
@@ -63,9 +113,14 @@ impl Writer {
         bufs: I,
     ) -> io::Result<()> {
         let _guard = self.shared.lock.lock().await;
+        let sending = self.start_sending()?;
         for buf in bufs {
-            self.shared.core.write_all(buf).await.0?;
+            if let Err(e) = self.shared.core.write_all(buf).await.0 {
+                sending.done();
+                return Err(e);
+            }
         }
+        sending.done();
         Ok(())
     }
 
