@@ -214,3 +214,25 @@ fn group_delivers_a_panic_payload() {
     assert_eq!(index, 0);
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"planned panic"));
 }
+
+/// A group whose members were cancelled by runtime shutdown reports them
+/// as failures instead of panicking when joined afterwards.
+#[test]
+#[allow(clippy::async_yields_async)] // the join future is returned unpolled on purpose
+fn joining_after_the_runtime_cancelled_the_members_reports_them() {
+    let rt = ringloop::Runtime::new().unwrap();
+    let join = rt.block_on(async {
+        let group: TaskGroup<u32, String> = TaskGroup::new();
+        group.spawn(std::future::pending()).unwrap();
+        group.spawn(std::future::pending()).unwrap();
+        group.join()
+    });
+    drop(rt);
+    let err = futures_util::FutureExt::now_or_never(join)
+        .expect("every member is gone, so join is ready")
+        .unwrap_err();
+    let cancelled: Vec<usize> = err.failures().iter().map(|(i, _)| *i).collect();
+    assert_eq!(cancelled, [0, 1]);
+    assert!(matches!(err.first(), (0, TaskFailure::Cancelled)));
+    assert!(err.to_string().contains("runtime shut down"), "{err}");
+}

@@ -155,6 +155,10 @@ impl<T> Incoming<T> {
     /// several SO_REUSEPORT listeners share load by how busy they are;
     /// multishot saves an SQE per connection. `true` on a kernel without
     /// multishot accept stays single-shot.
+    ///
+    /// # Panics
+    /// Outside a ringloop runtime (it asks the runtime which accept the
+    /// kernel supports).
     pub fn multishot(mut self, on: bool) -> Self {
         let on = on && ringloop_runtime::features().multishot_accept;
         if on != self.inner.multishot {

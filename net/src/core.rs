@@ -231,8 +231,9 @@ impl<B: IoBufMut> Drop for ReadGuard<'_, B> {
 /// is a [`StreamCore`]; shared by TCP and Unix streams.
 macro_rules! stream_io_methods {
     () => {
-        /// Reads into `buf` (from its start, up to its capacity) and sets
-        /// its length to the bytes read: `(Ok(n), buf)`. `Ok(0)` means the
+        /// Reads into `buf` (from its start, up to its capacity):
+        /// `(Ok(n), buf)` with the data in `buf[..n]` — a `Vec`'s length
+        /// grows to `n` if shorter but never shrinks, so use `n`. `Ok(0)` means the
         /// peer closed its write half — or that `buf` has no capacity
         /// (`Vec::new()` has none; use `Vec::with_capacity`).
         ///

@@ -154,6 +154,10 @@ impl TcpListener {
 
     /// An endless stream of accepted connections, multishot where the
     /// kernel supports it, with back-off on fd exhaustion; see [`Incoming`].
+    ///
+    /// # Panics
+    /// Outside a ringloop runtime (it asks the runtime which accept the
+    /// kernel supports).
     pub fn incoming(&self) -> Incoming<TcpStream> {
         Incoming::new(self.fd.clone())
     }

@@ -56,6 +56,10 @@ impl UnixListener {
     }
 
     /// An endless stream of accepted connections; see [`Incoming`].
+    ///
+    /// # Panics
+    /// Outside a ringloop runtime (it asks the runtime which accept the
+    /// kernel supports).
     pub fn incoming(&self) -> Incoming<UnixStream> {
         Incoming::new(self.fd.clone())
     }

@@ -140,6 +140,9 @@ impl fmt::Debug for Server {
 impl Server {
     /// Serves connections of an existing listener (for custom
     /// [`ListenOptions`](crate::ListenOptions) such as SO_REUSEPORT).
+    ///
+    /// # Panics
+    /// Outside a ringloop runtime (the accept loop is spawned at once).
     pub fn from_listener<H, F>(listener: TcpListener, handler: H) -> io::Result<Server>
     where
         H: Fn(Reader, Writer) -> F + 'static,

@@ -102,7 +102,7 @@ struct RecvHeader {
 }
 
 /// A RECVMSG in flight; yields `((bytes received, source address), buf)`
-/// with `buf`'s length set to the bytes received.
+/// with the data in `buf[..n]` (see [`crate::buf`] on buffer lengths).
 pub struct RecvMsg<B> {
     _fd: SharedFd,
     buf: B,

@@ -14,8 +14,8 @@ fn len_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// A READ or RECV in flight; yields `(result, buf)` with `buf`'s length set
-/// to the bytes read.
+/// A READ or RECV in flight; yields `(Ok(n), buf)` with the data in
+/// `buf[..n]` (a shorter initialized length grows to `n`; see [`crate::buf`]).
 #[derive(Debug)]
 pub struct Read<B> {
     _fd: SharedFd,

@@ -70,6 +70,9 @@ pub enum TaskFailure<E> {
     /// The task panicked; the payload can be re-raised with
     /// `std::panic::resume_unwind`.
     Panic(Box<dyn Any + Send + 'static>),
+    /// The task was cancelled from outside the group, with no failure in
+    /// the group to blame (its runtime shut down before the group was joined).
+    Cancelled,
 }
 
 impl<E: fmt::Debug> fmt::Debug for TaskFailure<E> {
@@ -80,6 +83,7 @@ impl<E: fmt::Debug> fmt::Debug for TaskFailure<E> {
                 .debug_tuple("Panic")
                 .field(&panic_message(p.as_ref()))
                 .finish(),
+            TaskFailure::Cancelled => f.write_str("Cancelled"),
         }
     }
 }
@@ -89,6 +93,7 @@ impl<E: fmt::Display> fmt::Display for TaskFailure<E> {
         match self {
             TaskFailure::Err(e) => write!(f, "returned an error: {e}"),
             TaskFailure::Panic(p) => write!(f, "panicked: {}", panic_message(p.as_ref())),
+            TaskFailure::Cancelled => f.write_str("was cancelled (its runtime shut down)"),
         }
     }
 }
@@ -341,6 +346,20 @@ impl<T, E> Future for Join<T, E> {
             return Poll::Pending;
         }
         state.observed = true;
+        if state.failures.is_empty() && !state.cancelled.is_empty() {
+            // Members were cancelled with no failure in the group to blame
+            // (the runtime shut down): report them as the failures.
+            let mut cancelled = std::mem::take(&mut state.cancelled);
+            cancelled.sort_unstable();
+            let failures = cancelled
+                .into_iter()
+                .map(|i| (i, TaskFailure::Cancelled))
+                .collect();
+            return Poll::Ready(Err(GroupError {
+                failures,
+                cancelled: Vec::new(),
+            }));
+        }
         if state.failures.is_empty() {
             let outputs = std::mem::take(&mut state.outputs);
             return Poll::Ready(Ok(outputs
