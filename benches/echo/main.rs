@@ -34,13 +34,22 @@ mod report;
 mod server_mio;
 mod server_monoio;
 mod server_ringloop;
+mod server_ringloop_ops;
 mod server_tokio;
 mod server_uring;
 
 use std::time::Duration;
 
-/// Every server kind, in the order the table lists them.
-pub const KINDS: [&str; 5] = ["ringloop", "tokio", "mio", "monoio", "uring"];
+/// Every server kind, in the order the table lists them: `ringloop` is the
+/// net crate's `TcpStream`, `ringloop-ops` the raw op API on the same runtime.
+pub const KINDS: [&str; 6] = [
+    "ringloop",
+    "ringloop-ops",
+    "tokio",
+    "mio",
+    "monoio",
+    "uring",
+];
 /// Variants run only when named in `RINGLOOP_BENCH_SERVERS`: ringloop
 /// without DEFER_TASKRUN, and the hand-written loop with it (ring flag A/B).
 pub const EXTRA_KINDS: [&str; 2] = ["ringloop-nodefer", "uring-defer"];
@@ -81,6 +90,7 @@ fn server_main(args: &[String]) {
     match (kind.as_str(), conns) {
         ("ringloop", _) => server_ringloop::serve(listener, conns, true),
         ("ringloop-nodefer", _) => server_ringloop::serve(listener, conns, false),
+        ("ringloop-ops", _) => server_ringloop_ops::serve(listener, conns),
         ("uring", _) => server_uring::serve(listener, conns, false),
         ("uring-defer", _) => server_uring::serve(listener, conns, true),
         ("tokio", None) => server_tokio::serve(listener),
