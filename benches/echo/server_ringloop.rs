@@ -8,14 +8,10 @@ use ringloop::net::{TcpListener, TcpStream};
 /// Size of each connection's receive buffer (the same for every server).
 pub const BUF_SIZE: usize = 16 * 1024;
 
-/// Serves until killed, or until `conns` connections were accepted and closed.
-/// `defer_taskrun: false` sets the runtime up without
-/// SINGLE_ISSUER + DEFER_TASKRUN (COOP_TASKRUN only, like the floor).
-pub fn serve(listener: std::net::TcpListener, conns: Option<usize>, defer_taskrun: bool) {
-    let rt = ringloop::Runtime::builder()
-        .defer_taskrun(defer_taskrun)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+/// Serves until killed, or until `conns` connections were accepted and
+/// closed, on a runtime made by `builder` (the A/B kinds change its settings).
+pub fn serve(listener: std::net::TcpListener, conns: Option<usize>, builder: &ringloop::Builder) {
+    let rt = builder.build().unwrap_or_else(|e| panic!("{e}"));
     rt.block_on(async move {
         let listener = TcpListener::from_std(listener);
         let mut incoming = listener.incoming();

@@ -7,6 +7,7 @@
 //! flagged no pending completion work (IORING_SETUP_TASKRUN_FLAG).
 
 mod lifecycle;
+mod ring_fd;
 pub(crate) mod setup;
 
 pub use lifecycle::CqeResult;
@@ -14,6 +15,7 @@ pub(crate) use lifecycle::{Lifecycle, MultiOrphan, Orphan};
 pub use setup::Features;
 
 use io_uring::{opcode, squeue, types, IoUring};
+use ring_fd::RegisteredRing;
 use slab::Slab;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -36,6 +38,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub(crate) struct Driver {
     /// `None` once the runtime has shut down; ops submitted after that fail.
     ring: Option<IoUring>,
+    /// The ring's fd registered for this thread (IORING_REGISTER_RING_FDS):
+    /// enters pass its index and skip the kernel's fd lookup. Unregistered
+    /// before the ring closes.
+    registered: Option<RegisteredRing>,
     /// One slot per op whose CQE has not been consumed. Key = `user_data`.
     ops: Slab<Lifecycle>,
     features: Features,
@@ -62,9 +68,16 @@ pub(crate) struct Driver {
 
 impl Driver {
     pub(crate) fn new(opts: &setup::SetupOptions, wake_fd: &OwnedFd) -> io::Result<Driver> {
-        let (ring, features) = setup::build_ring(opts)?;
+        let (ring, mut features) = setup::build_ring(opts)?;
+        let registered = if opts.register_ring_fd {
+            RegisteredRing::register(ring.as_raw_fd())
+        } else {
+            None
+        };
+        features.registered_ring_fd = registered.is_some();
         let mut driver = Driver {
             ring: Some(ring),
+            registered,
             ops: Slab::with_capacity(64),
             features,
             woken: Vec::with_capacity(64),
@@ -311,15 +324,16 @@ impl Driver {
             let min_complete = u32::from(block);
             // IORING_ENTER_GETEVENTS (the io-uring crate keeps its constant private).
             let flags = 1u32 << 0;
-            // SAFETY: no extended argument is passed; the SQEs being submitted
-            // were pushed under `submit`'s contract.
-            let res = unsafe {
-                ring.submitter().enter::<libc::sigset_t>(
-                    to_submit as u32,
-                    min_complete,
-                    flags,
-                    None,
-                )
+            let res = match self.registered {
+                // SAFETY: the SQEs being submitted were pushed under `submit`'s contract.
+                Some(reg) => unsafe { reg.enter(to_submit as u32, min_complete, flags) },
+                // SAFETY: no extended argument is passed; the SQEs being
+                // submitted were pushed under `submit`'s contract.
+                None => unsafe {
+                    ring.submitter()
+                        .enter::<libc::sigset_t>(to_submit as u32, min_complete, flags, None)
+                        .map(|n| n as u32)
+                },
             };
             match res {
                 Ok(_) => {}
@@ -460,6 +474,9 @@ impl Driver {
                 // The eventfd read may still land in `wake_buf`.
                 std::mem::forget(std::mem::take(&mut self.wake_buf));
             }
+        }
+        if let (Some(reg), Some(ring)) = (self.registered.take(), self.ring.as_ref()) {
+            reg.unregister(ring.as_raw_fd());
         }
         self.ring = None;
     }

@@ -25,6 +25,9 @@ pub struct Features {
     pub async_cancel: bool,
     /// IORING_FEAT_NODROP: completions are never dropped on CQ overflow.
     pub nodrop: bool,
+    /// IORING_REGISTER_RING_FDS (5.18): the ring's fd is registered, so each
+    /// `io_uring_enter` skips the fd lookup.
+    pub registered_ring_fd: bool,
 }
 
 /// The ring set-up choices a [`Builder`](crate::Builder) passes down.
@@ -33,6 +36,7 @@ pub(crate) struct SetupOptions {
     pub entries: u32,
     pub coop_taskrun: bool,
     pub defer_taskrun: bool,
+    pub register_ring_fd: bool,
 }
 
 /// Builds the ring, dropping optional flags the kernel rejects (EINVAL) one
@@ -158,6 +162,7 @@ mod tests {
             entries: 8,
             coop_taskrun: true,
             defer_taskrun: true,
+            register_ring_fd: true,
         };
         let (_ring, f) = build_ring(&opts).expect("this machine has io_uring");
         assert!(f.nodrop);
