@@ -12,7 +12,8 @@
 //! - `RINGLOOP_BENCH_WARMUP_MS` (default 500): unmeasured warm-up per run;
 //! - `RINGLOOP_BENCH_SERVERS` (default all): comma list of server kinds
 //!   (also `ringloop-nodefer` and `uring-defer`, to A/B DEFER_TASKRUN, and
-//!   `ringloop-noregring`, to A/B the registered ring fd);
+//!   `ringloop-noregring`, to A/B the registered ring fd, and
+//!   `ringloop-ops-pollfirst`, to A/B IORING_RECVSEND_POLL_FIRST);
 //! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`;
 //! - `RINGLOOP_BENCH_MAX_NOISE` (default 0.05) and `RINGLOOP_BENCH_RETRIES`
 //!   (default 3): a run during which other processes used more than this
@@ -54,7 +55,12 @@ pub const KINDS: [&str; 6] = [
 /// Variants run only when named in `RINGLOOP_BENCH_SERVERS`: ringloop
 /// without DEFER_TASKRUN, and the hand-written loop with it (ring flag A/B);
 /// ringloop without a registered ring fd.
-pub const EXTRA_KINDS: [&str; 3] = ["ringloop-nodefer", "uring-defer", "ringloop-noregring"];
+pub const EXTRA_KINDS: [&str; 4] = [
+    "ringloop-nodefer",
+    "uring-defer",
+    "ringloop-noregring",
+    "ringloop-ops-pollfirst",
+];
 const SCENARIOS: [(usize, usize); 4] = [(100, 128), (100, 4096), (1000, 128), (1000, 4096)];
 
 fn main() {
@@ -101,7 +107,8 @@ fn server_main(args: &[String]) {
             conns,
             ringloop::Builder::new().register_ring_fd(false),
         ),
-        ("ringloop-ops", _) => server_ringloop_ops::serve(listener, conns),
+        ("ringloop-ops", _) => server_ringloop_ops::serve(listener, conns, false),
+        ("ringloop-ops-pollfirst", _) => server_ringloop_ops::serve(listener, conns, true),
         ("uring", _) => server_uring::serve(listener, conns, false),
         ("uring-defer", _) => server_uring::serve(listener, conns, true),
         ("tokio", None) => server_tokio::serve(listener),

@@ -9,7 +9,9 @@ use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 
 /// Serves until killed, or until `conns` connections were accepted and closed.
-pub fn serve(listener: TcpListener, conns: Option<usize>) {
+/// With `poll_first`, the recv that follows an echo is issued with
+/// IORING_RECVSEND_POLL_FIRST (A/B kind `ringloop-ops-pollfirst`).
+pub fn serve(listener: TcpListener, conns: Option<usize>, poll_first: bool) {
     let rt = ringloop_runtime::Runtime::builder()
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -26,7 +28,7 @@ pub fn serve(listener: TcpListener, conns: Option<usize>) {
                 }
             };
             accepted += 1;
-            let handle = ringloop_runtime::spawn(echo_connection(fd));
+            let handle = ringloop_runtime::spawn(echo_connection(fd, poll_first));
             if conns.is_some() {
                 handles.push(handle);
             }
@@ -38,13 +40,19 @@ pub fn serve(listener: TcpListener, conns: Option<usize>) {
 }
 
 /// Echoes everything received on `fd` until the peer closes it.
-async fn echo_connection(fd: OwnedFd) {
+async fn echo_connection(fd: OwnedFd, poll_first: bool) {
     let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
     let fd = SharedFd::new(fd);
     let mut buf: Vec<u8> = Vec::with_capacity(super::server_ringloop::BUF_SIZE);
+    let mut echoed = false;
     loop {
         buf.clear();
-        let (res, b) = op::recv(&fd, buf, 0).await;
+        let (res, b) = if poll_first && echoed {
+            op::recv_poll_first(&fd, buf, 0).await
+        } else {
+            op::recv(&fd, buf, 0).await
+        };
+        echoed = true;
         buf = b;
         let n = match res {
             Ok(0) | Err(_) => return,

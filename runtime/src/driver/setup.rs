@@ -19,6 +19,8 @@ pub struct Features {
     pub submit_all: bool,
     /// Multishot accept (5.19).
     pub multishot_accept: bool,
+    /// IORING_RECVSEND_POLL_FIRST on RECV/SEND (5.19).
+    pub recv_poll_first: bool,
     /// Multishot recv with a provided-buffer ring (6.0).
     pub multishot_recv: bool,
     /// IORING_OP_ASYNC_CANCEL understood.
@@ -90,9 +92,11 @@ fn probe(ring: &IoUring, features: &mut Features) {
         return;
     }
     features.async_cancel = probe.is_supported(opcode::AsyncCancel::CODE);
-    // Multishot accept and recv have no opcode of their own; they arrived with
-    // opcodes of the same releases (SOCKET in 5.19, SEND_ZC in 6.0).
+    // Multishot accept and recv and POLL_FIRST have no opcode of their own;
+    // they arrived with opcodes of the same releases (SOCKET in 5.19,
+    // SEND_ZC in 6.0).
     features.multishot_accept = probe.is_supported(opcode::Socket::CODE);
+    features.recv_poll_first = features.multishot_accept;
     features.multishot_recv = probe.is_supported(opcode::SendZc::CODE);
 }
 

@@ -27,7 +27,7 @@ mod rw;
 pub use misc::{nop, poll_add, timeout, Nop, PollAdd, Timeout, TimeoutKind};
 pub use msg::{recv_msg, send_msg, RecvMsg, SendMsg};
 pub use net::{accept, accept_multi, connect, shutdown, Accept, AcceptMulti, Connect, Shutdown};
-pub use rw::{read, recv, send, write, Read, Recv, Send, Write};
+pub use rw::{read, recv, recv_poll_first, send, write, Read, Recv, Send, Write};
 
 pub use crate::driver::CqeResult;
 use crate::driver::{Driver, Lifecycle, MultiOrphan, Orphan};
