@@ -13,7 +13,8 @@
 //! - `RINGLOOP_BENCH_SERVERS` (default all): comma list of server kinds
 //!   (also `ringloop-nodefer` and `uring-defer`, to A/B DEFER_TASKRUN, and
 //!   `ringloop-noregring`, to A/B the registered ring fd, and
-//!   `ringloop-ops-pollfirst`, to A/B IORING_RECVSEND_POLL_FIRST);
+//!   `ringloop-ops-pollfirst`, to A/B IORING_RECVSEND_POLL_FIRST, and
+//!   `ringloop-multi`, multishot recv from a provided-buffer ring);
 //! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`;
 //! - `RINGLOOP_BENCH_MAX_NOISE` (default 0.05) and `RINGLOOP_BENCH_RETRIES`
 //!   (default 3): a run during which other processes used more than this
@@ -36,6 +37,7 @@ mod report;
 mod server_mio;
 mod server_monoio;
 mod server_ringloop;
+mod server_ringloop_multi;
 mod server_ringloop_ops;
 mod server_tokio;
 mod server_uring;
@@ -55,11 +57,12 @@ pub const KINDS: [&str; 6] = [
 /// Variants run only when named in `RINGLOOP_BENCH_SERVERS`: ringloop
 /// without DEFER_TASKRUN, and the hand-written loop with it (ring flag A/B);
 /// ringloop without a registered ring fd.
-pub const EXTRA_KINDS: [&str; 4] = [
+pub const EXTRA_KINDS: [&str; 5] = [
     "ringloop-nodefer",
     "uring-defer",
     "ringloop-noregring",
     "ringloop-ops-pollfirst",
+    "ringloop-multi",
 ];
 const SCENARIOS: [(usize, usize); 4] = [(100, 128), (100, 4096), (1000, 128), (1000, 4096)];
 
@@ -109,6 +112,7 @@ fn server_main(args: &[String]) {
         ),
         ("ringloop-ops", _) => server_ringloop_ops::serve(listener, conns, false),
         ("ringloop-ops-pollfirst", _) => server_ringloop_ops::serve(listener, conns, true),
+        ("ringloop-multi", _) => server_ringloop_multi::serve(listener, conns),
         ("uring", _) => server_uring::serve(listener, conns, false),
         ("uring-defer", _) => server_uring::serve(listener, conns, true),
         ("tokio", None) => server_tokio::serve(listener),

@@ -64,6 +64,8 @@ pub(crate) struct Driver {
     closing: bool,
     /// Reused by shutdown's bounded waits. Boxed: the kernel reads it after the push.
     shutdown_ts: Box<types::Timespec>,
+    /// The next provided-buffer group id; ids are never reused (see `op::BufRing`).
+    next_buf_group: u32,
 }
 
 impl Driver {
@@ -88,6 +90,7 @@ impl Driver {
             remote_woken: false,
             closing: false,
             shutdown_ts: Box::new(types::Timespec::new()),
+            next_buf_group: 0,
         };
         driver.arm_wake();
         Ok(driver)
@@ -280,6 +283,45 @@ impl Driver {
             .user_data(CANCEL_TAG);
         // SAFETY: ASYNC_CANCEL carries no pointers.
         unsafe { self.push(&entry) };
+    }
+
+    /// Registers a provided-buffer ring (IORING_REGISTER_PBUF_RING) under a
+    /// fresh group id and returns the id.
+    ///
+    /// # Safety
+    /// `ring_addr` is page-aligned memory for `entries` `io_uring_buf`
+    /// entries that stays valid until [`Driver::unregister_buf_ring`]
+    /// succeeds or the ring closes, and no op selecting from the group is in
+    /// flight when it is freed.
+    pub(crate) unsafe fn register_buf_ring(
+        &mut self,
+        ring_addr: u64,
+        entries: u16,
+    ) -> io::Result<u16> {
+        let Some(ring) = self.ring.as_ref() else {
+            return Err(crate::op::shut_down_error());
+        };
+        let bgid = u16::try_from(self.next_buf_group).map_err(|_| {
+            io::Error::other(
+                "ringloop: all 65536 provided-buffer group ids of this runtime were used;                  keep BufRings alive and share them instead of creating one per connection",
+            )
+        })?;
+        // SAFETY: forwarded from this function's contract.
+        unsafe {
+            ring.submitter()
+                .register_buf_ring_with_flags(ring_addr, entries, bgid, 0)
+        }?;
+        self.next_buf_group += 1;
+        Ok(bgid)
+    }
+
+    /// Unregisters a provided-buffer group; false if the ring is gone (which
+    /// dropped every registration) or the kernel refused.
+    pub(crate) fn unregister_buf_ring(&mut self, bgid: u16) -> bool {
+        match self.ring.as_ref() {
+            Some(ring) => ring.submitter().unregister_buf_ring(bgid).is_ok(),
+            None => true,
+        }
     }
 
     /// Arms the eventfd read that turns a cross-thread wake into a CQE.
