@@ -11,7 +11,10 @@
 //! - `RINGLOOP_BENCH_SECS` (default 2): measured seconds per run;
 //! - `RINGLOOP_BENCH_WARMUP_MS` (default 500): unmeasured warm-up per run;
 //! - `RINGLOOP_BENCH_SERVERS` (default all): comma list of server kinds
-//!   (also `ringloop-nodefer` and `uring-defer`, to A/B DEFER_TASKRUN);
+//!   (also `ringloop-nodefer` and `uring-defer`, to A/B DEFER_TASKRUN, and
+//!   `ringloop-noregring`, to A/B the registered ring fd, and
+//!   `ringloop-ops-pollfirst`, to A/B IORING_RECVSEND_POLL_FIRST, and
+//!   `ringloop-multi`, multishot recv from a provided-buffer ring);
 //! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`;
 //! - `RINGLOOP_BENCH_MAX_NOISE` (default 0.05) and `RINGLOOP_BENCH_RETRIES`
 //!   (default 3): a run during which other processes used more than this
@@ -34,16 +37,33 @@ mod report;
 mod server_mio;
 mod server_monoio;
 mod server_ringloop;
+mod server_ringloop_multi;
+mod server_ringloop_ops;
 mod server_tokio;
 mod server_uring;
 
 use std::time::Duration;
 
-/// Every server kind, in the order the table lists them.
-pub const KINDS: [&str; 5] = ["ringloop", "tokio", "mio", "monoio", "uring"];
+/// Every server kind, in the order the table lists them: `ringloop` is the
+/// net crate's `TcpStream`, `ringloop-ops` the raw op API on the same runtime.
+pub const KINDS: [&str; 6] = [
+    "ringloop",
+    "ringloop-ops",
+    "tokio",
+    "mio",
+    "monoio",
+    "uring",
+];
 /// Variants run only when named in `RINGLOOP_BENCH_SERVERS`: ringloop
-/// without DEFER_TASKRUN, and the hand-written loop with it (ring flag A/B).
-pub const EXTRA_KINDS: [&str; 2] = ["ringloop-nodefer", "uring-defer"];
+/// without DEFER_TASKRUN, and the hand-written loop with it (ring flag A/B);
+/// ringloop without a registered ring fd.
+pub const EXTRA_KINDS: [&str; 5] = [
+    "ringloop-nodefer",
+    "uring-defer",
+    "ringloop-noregring",
+    "ringloop-ops-pollfirst",
+    "ringloop-multi",
+];
 const SCENARIOS: [(usize, usize); 4] = [(100, 128), (100, 4096), (1000, 128), (1000, 4096)];
 
 fn main() {
@@ -79,8 +99,20 @@ fn server_main(args: &[String]) {
     let listener = sys::listen(addr).unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
     sys::announce(&listener).expect("stdout");
     match (kind.as_str(), conns) {
-        ("ringloop", _) => server_ringloop::serve(listener, conns, true),
-        ("ringloop-nodefer", _) => server_ringloop::serve(listener, conns, false),
+        ("ringloop", _) => server_ringloop::serve(listener, conns, &ringloop::Builder::new()),
+        ("ringloop-nodefer", _) => server_ringloop::serve(
+            listener,
+            conns,
+            ringloop::Builder::new().defer_taskrun(false),
+        ),
+        ("ringloop-noregring", _) => server_ringloop::serve(
+            listener,
+            conns,
+            ringloop::Builder::new().register_ring_fd(false),
+        ),
+        ("ringloop-ops", _) => server_ringloop_ops::serve(listener, conns, false),
+        ("ringloop-ops-pollfirst", _) => server_ringloop_ops::serve(listener, conns, true),
+        ("ringloop-multi", _) => server_ringloop_multi::serve(listener, conns),
         ("uring", _) => server_uring::serve(listener, conns, false),
         ("uring-defer", _) => server_uring::serve(listener, conns, true),
         ("tokio", None) => server_tokio::serve(listener),

@@ -18,7 +18,8 @@ mod servers;
 use std::process::Command;
 use std::time::Duration;
 
-const KINDS: [&str; 2] = ["ringloop", "tokio"];
+/// `ringloop` uses `ringloop::net` streams, `ringloop-ops` the raw op API.
+const KINDS: [&str; 3] = ["ringloop", "ringloop-ops", "tokio"];
 
 /// One wrk run against one server.
 struct Measured {
@@ -45,6 +46,7 @@ fn main() {
         sys::announce(&listener).expect("stdout");
         match kind.as_str() {
             "ringloop" => servers::serve_ringloop(listener),
+            "ringloop-ops" => servers::serve_ringloop_ops(listener),
             "tokio" => servers::serve_tokio(listener),
             other => {
                 eprintln!("http bench: no server {other:?}; kinds: {KINDS:?}");

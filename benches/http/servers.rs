@@ -1,6 +1,9 @@
-//! The HTTP/1.1 keep-alive "hello" responders: ringloop (op API) and tokio
-//! current_thread, with the same request framing and the same response.
+//! The HTTP/1.1 keep-alive "hello" responders: ringloop (`ringloop::net`
+//! streams, as users write it), ringloop on the raw op API (`ringloop-ops`)
+//! and tokio current_thread, with the same request framing and the same
+//! response.
 
+use futures_util::StreamExt;
 use ringloop_runtime::buf::IoBuf;
 use ringloop_runtime::fd::SharedFd;
 use ringloop_runtime::op;
@@ -32,21 +35,56 @@ fn take_requests(buf: &mut [u8], filled: &mut usize) -> Option<usize> {
     Some(count)
 }
 
-/// Serves with ringloop until killed.
+/// Serves with ringloop's `TcpListener`/`TcpStream` until killed.
 pub fn serve_ringloop(listener: TcpListener) {
-    ringloop_runtime::run(async move {
-        let listener = SharedFd::new(OwnedFd::from(listener));
-        loop {
-            if let Ok((fd, _)) = op::accept(&listener).await {
-                drop(ringloop_runtime::spawn(ringloop_connection(fd)));
+    ringloop::run(async move {
+        let listener = ringloop::net::TcpListener::from_std(listener);
+        let mut incoming = listener.incoming();
+        while let Some(stream) = incoming.next().await {
+            if let Ok(stream) = stream {
+                drop(ringloop::spawn(ringloop_connection(stream)));
             }
         }
     });
 }
 
-/// One keep-alive connection. The only function that touches the socket:
-/// it becomes a `ringloop_net::TcpStream` read/write loop when that lands.
-async fn ringloop_connection(fd: OwnedFd) {
+/// One keep-alive connection on a `TcpStream`.
+async fn ringloop_connection(stream: ringloop::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut filled = 0;
+    loop {
+        let (res, slice) = stream.read(buf.slice(filled..)).await;
+        buf = slice.into_inner();
+        match res {
+            Ok(0) | Err(_) => return,
+            Ok(n) => filled += n,
+        }
+        let Some(count) = take_requests(&mut buf, &mut filled) else {
+            return;
+        };
+        for _ in 0..count {
+            if stream.write_all(RESPONSE).await.0.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Serves with ringloop's raw op API until killed.
+pub fn serve_ringloop_ops(listener: TcpListener) {
+    ringloop_runtime::run(async move {
+        let listener = SharedFd::new(OwnedFd::from(listener));
+        loop {
+            if let Ok((fd, _)) = op::accept(&listener).await {
+                drop(ringloop_runtime::spawn(ringloop_ops_connection(fd)));
+            }
+        }
+    });
+}
+
+/// One keep-alive connection on the raw op API.
+async fn ringloop_ops_connection(fd: OwnedFd) {
     let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
     let fd = SharedFd::new(fd);
     let mut buf = vec![0u8; BUF_SIZE];

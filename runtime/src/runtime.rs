@@ -98,6 +98,7 @@ pub struct Builder {
     entries: u32,
     coop_taskrun: bool,
     defer_taskrun: bool,
+    register_ring_fd: bool,
     event_interval: u32,
     debug: Option<bool>,
     unhandled_panic: UnhandledPanic,
@@ -120,6 +121,7 @@ impl Builder {
             entries: 256,
             coop_taskrun: true,
             defer_taskrun: true,
+            register_ring_fd: true,
             event_interval: 61,
             debug: None,
             unhandled_panic: UnhandledPanic::Report,
@@ -144,6 +146,14 @@ impl Builder {
     /// Use IORING_SETUP_SINGLE_ISSUER + DEFER_TASKRUN if the kernel has them (default on).
     pub fn defer_taskrun(&mut self, on: bool) -> &mut Self {
         self.defer_taskrun = on;
+        self
+    }
+
+    /// Register the ring's fd with IORING_REGISTER_RING_FDS if the kernel
+    /// has it (5.18+; default on), so each `io_uring_enter` skips the
+    /// kernel's fd lookup. See [`Features::registered_ring_fd`].
+    pub fn register_ring_fd(&mut self, on: bool) -> &mut Self {
+        self.register_ring_fd = on;
         self
     }
 
@@ -191,6 +201,7 @@ impl Builder {
             entries: self.entries,
             coop_taskrun: self.coop_taskrun,
             defer_taskrun: self.defer_taskrun,
+            register_ring_fd: self.register_ring_fd,
         };
         let driver = Driver::new(&opts, &wake_fd)?;
         let debug = self.debug.unwrap_or_else(|| {

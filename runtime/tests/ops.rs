@@ -448,3 +448,35 @@ fn unix_stream_ops_roundtrip() {
         assert_eq!(&buf[..4], b"pong");
     });
 }
+
+#[test]
+fn recv_poll_first_gets_data_sent_before_and_after_submission() {
+    let _g = fd_lock();
+    let rt = Runtime::new().unwrap();
+    if !rt.features().recv_poll_first {
+        eprintln!("skipped: IORING_RECVSEND_POLL_FIRST needs Linux 5.19");
+        return;
+    }
+    let (a, b) = UnixStream::pair().unwrap();
+    let a = SharedFd::new(OwnedFd::from(a));
+    let b = Rc::new(RefCell::new(b));
+    rt.block_on(async {
+        // Already queued: the poll handler finds the socket readable at once.
+        b.borrow_mut().write_all(b"early").unwrap();
+        let (res, buf) = op::recv_poll_first(&a, Vec::with_capacity(16), 0).await;
+        assert_eq!(res.unwrap(), 5);
+        assert_eq!(buf, b"early");
+        // Sent while the op waits in the kernel.
+        let writer = b.clone();
+        let send_later = spawn(async move {
+            for _ in 0..3 {
+                yield_now().await;
+            }
+            writer.borrow_mut().write_all(b"late").unwrap();
+        });
+        let (res, buf) = op::recv_poll_first(&a, Vec::with_capacity(16), 0).await;
+        assert_eq!(res.unwrap(), 4);
+        assert_eq!(buf, b"late");
+        send_later.await.unwrap();
+    });
+}

@@ -7,6 +7,7 @@
 //! flagged no pending completion work (IORING_SETUP_TASKRUN_FLAG).
 
 mod lifecycle;
+mod ring_fd;
 pub(crate) mod setup;
 
 pub use lifecycle::CqeResult;
@@ -14,6 +15,7 @@ pub(crate) use lifecycle::{Lifecycle, MultiOrphan, Orphan};
 pub use setup::Features;
 
 use io_uring::{opcode, squeue, types, IoUring};
+use ring_fd::RegisteredRing;
 use slab::Slab;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -36,6 +38,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub(crate) struct Driver {
     /// `None` once the runtime has shut down; ops submitted after that fail.
     ring: Option<IoUring>,
+    /// The ring's fd registered for this thread (IORING_REGISTER_RING_FDS):
+    /// enters pass its index and skip the kernel's fd lookup. Unregistered
+    /// before the ring closes.
+    registered: Option<RegisteredRing>,
     /// One slot per op whose CQE has not been consumed. Key = `user_data`.
     ops: Slab<Lifecycle>,
     features: Features,
@@ -58,13 +64,22 @@ pub(crate) struct Driver {
     closing: bool,
     /// Reused by shutdown's bounded waits. Boxed: the kernel reads it after the push.
     shutdown_ts: Box<types::Timespec>,
+    /// The next provided-buffer group id; ids are never reused (see `op::BufRing`).
+    next_buf_group: u32,
 }
 
 impl Driver {
     pub(crate) fn new(opts: &setup::SetupOptions, wake_fd: &OwnedFd) -> io::Result<Driver> {
-        let (ring, features) = setup::build_ring(opts)?;
+        let (ring, mut features) = setup::build_ring(opts)?;
+        let registered = if opts.register_ring_fd {
+            RegisteredRing::register(ring.as_raw_fd())
+        } else {
+            None
+        };
+        features.registered_ring_fd = registered.is_some();
         let mut driver = Driver {
             ring: Some(ring),
+            registered,
             ops: Slab::with_capacity(64),
             features,
             woken: Vec::with_capacity(64),
@@ -75,6 +90,7 @@ impl Driver {
             remote_woken: false,
             closing: false,
             shutdown_ts: Box::new(types::Timespec::new()),
+            next_buf_group: 0,
         };
         driver.arm_wake();
         Ok(driver)
@@ -269,6 +285,45 @@ impl Driver {
         unsafe { self.push(&entry) };
     }
 
+    /// Registers a provided-buffer ring (IORING_REGISTER_PBUF_RING) under a
+    /// fresh group id and returns the id.
+    ///
+    /// # Safety
+    /// `ring_addr` is page-aligned memory for `entries` `io_uring_buf`
+    /// entries that stays valid until [`Driver::unregister_buf_ring`]
+    /// succeeds or the ring closes, and no op selecting from the group is in
+    /// flight when it is freed.
+    pub(crate) unsafe fn register_buf_ring(
+        &mut self,
+        ring_addr: u64,
+        entries: u16,
+    ) -> io::Result<u16> {
+        let Some(ring) = self.ring.as_ref() else {
+            return Err(crate::op::shut_down_error());
+        };
+        let bgid = u16::try_from(self.next_buf_group).map_err(|_| {
+            io::Error::other(
+                "ringloop: all 65536 provided-buffer group ids of this runtime were used;                  keep BufRings alive and share them instead of creating one per connection",
+            )
+        })?;
+        // SAFETY: forwarded from this function's contract.
+        unsafe {
+            ring.submitter()
+                .register_buf_ring_with_flags(ring_addr, entries, bgid, 0)
+        }?;
+        self.next_buf_group += 1;
+        Ok(bgid)
+    }
+
+    /// Unregisters a provided-buffer group; false if the ring is gone (which
+    /// dropped every registration) or the kernel refused.
+    pub(crate) fn unregister_buf_ring(&mut self, bgid: u16) -> bool {
+        match self.ring.as_ref() {
+            Some(ring) => ring.submitter().unregister_buf_ring(bgid).is_ok(),
+            None => true,
+        }
+    }
+
     /// Arms the eventfd read that turns a cross-thread wake into a CQE.
     fn arm_wake(&mut self) {
         if self.wake_armed || self.closing || self.ring.is_none() {
@@ -312,15 +367,16 @@ impl Driver {
             let min_complete = u32::from(block);
             // IORING_ENTER_GETEVENTS (the io-uring crate keeps its constant private).
             let flags = 1u32 << 0;
-            // SAFETY: no extended argument is passed; the SQEs being submitted
-            // were pushed under `submit`'s contract.
-            let res = unsafe {
-                ring.submitter().enter::<libc::sigset_t>(
-                    to_submit as u32,
-                    min_complete,
-                    flags,
-                    None,
-                )
+            let res = match self.registered {
+                // SAFETY: the SQEs being submitted were pushed under `submit`'s contract.
+                Some(reg) => unsafe { reg.enter(to_submit as u32, min_complete, flags) },
+                // SAFETY: no extended argument is passed; the SQEs being
+                // submitted were pushed under `submit`'s contract.
+                None => unsafe {
+                    ring.submitter()
+                        .enter::<libc::sigset_t>(to_submit as u32, min_complete, flags, None)
+                        .map(|n| n as u32)
+                },
             };
             match res {
                 Ok(_) => {}
@@ -461,6 +517,9 @@ impl Driver {
                 // The eventfd read may still land in `wake_buf`.
                 std::mem::forget(std::mem::take(&mut self.wake_buf));
             }
+        }
+        if let (Some(reg), Some(ring)) = (self.registered.take(), self.ring.as_ref()) {
+            reg.unregister(ring.as_raw_fd());
         }
         self.ring = None;
     }

@@ -19,12 +19,17 @@ pub struct Features {
     pub submit_all: bool,
     /// Multishot accept (5.19).
     pub multishot_accept: bool,
+    /// IORING_RECVSEND_POLL_FIRST on RECV/SEND (5.19).
+    pub recv_poll_first: bool,
     /// Multishot recv with a provided-buffer ring (6.0).
     pub multishot_recv: bool,
     /// IORING_OP_ASYNC_CANCEL understood.
     pub async_cancel: bool,
     /// IORING_FEAT_NODROP: completions are never dropped on CQ overflow.
     pub nodrop: bool,
+    /// IORING_REGISTER_RING_FDS (5.18): the ring's fd is registered, so each
+    /// `io_uring_enter` skips the fd lookup.
+    pub registered_ring_fd: bool,
 }
 
 /// The ring set-up choices a [`Builder`](crate::Builder) passes down.
@@ -33,6 +38,7 @@ pub(crate) struct SetupOptions {
     pub entries: u32,
     pub coop_taskrun: bool,
     pub defer_taskrun: bool,
+    pub register_ring_fd: bool,
 }
 
 /// Builds the ring, dropping optional flags the kernel rejects (EINVAL) one
@@ -86,9 +92,11 @@ fn probe(ring: &IoUring, features: &mut Features) {
         return;
     }
     features.async_cancel = probe.is_supported(opcode::AsyncCancel::CODE);
-    // Multishot accept and recv have no opcode of their own; they arrived with
-    // opcodes of the same releases (SOCKET in 5.19, SEND_ZC in 6.0).
+    // Multishot accept and recv and POLL_FIRST have no opcode of their own;
+    // they arrived with opcodes of the same releases (SOCKET in 5.19,
+    // SEND_ZC in 6.0).
     features.multishot_accept = probe.is_supported(opcode::Socket::CODE);
+    features.recv_poll_first = features.multishot_accept;
     features.multishot_recv = probe.is_supported(opcode::SendZc::CODE);
 }
 
@@ -158,6 +166,7 @@ mod tests {
             entries: 8,
             coop_taskrun: true,
             defer_taskrun: true,
+            register_ring_fd: true,
         };
         let (_ring, f) = build_ring(&opts).expect("this machine has io_uring");
         assert!(f.nodrop);

@@ -19,15 +19,17 @@
 //! ASYNC_CANCEL is submitted, and everything is freed when the CQE arrives;
 //! an fd produced by an abandoned accept is closed then.
 
+mod bufring;
 mod misc;
 mod msg;
 mod net;
 mod rw;
 
+pub use bufring::{recv_multi, BufGuard, BufRing, RecvMulti};
 pub use misc::{nop, poll_add, timeout, Nop, PollAdd, Timeout, TimeoutKind};
 pub use msg::{recv_msg, send_msg, RecvMsg, SendMsg};
 pub use net::{accept, accept_multi, connect, shutdown, Accept, AcceptMulti, Connect, Shutdown};
-pub use rw::{read, recv, send, write, Read, Recv, Send, Write};
+pub use rw::{read, recv, recv_poll_first, send, write, Read, Recv, Send, Write};
 
 pub use crate::driver::CqeResult;
 use crate::driver::{Driver, Lifecycle, MultiOrphan, Orphan};
@@ -74,7 +76,7 @@ impl<T: MultiCompletable> MultiOrphan for Orphaned<T> {
 }
 
 /// The error every op returns once its runtime has shut down.
-fn shut_down_error() -> io::Error {
+pub(crate) fn shut_down_error() -> io::Error {
     io::Error::other("ringloop: the runtime has shut down; no more io_uring ops can be submitted")
 }
 

@@ -98,6 +98,36 @@ pub fn recv<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32) -> Op<Recv<B>> {
     }
 }
 
+/// `IORING_RECVSEND_POLL_FIRST`, in the SQE's `ioprio` field of RECV/SEND.
+const RECVSEND_POLL_FIRST: u16 = 1 << 0;
+
+/// Like [`recv`], with IORING_RECVSEND_POLL_FIRST: the kernel does not try
+/// the receive at submission but arms its poll handler at once and
+/// receives when data arrives. That saves a failed receive attempt when
+/// data is unlikely to be there yet (the read that follows a request's
+/// response). Linux 5.19+: check
+/// [`Features::recv_poll_first`](crate::Features::recv_poll_first) first.
+pub fn recv_poll_first<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32) -> Op<Recv<B>> {
+    let entry = opcode::Recv::new(
+        types::Fd(fd.as_raw_fd()),
+        buf.stable_mut_ptr(),
+        len_u32(buf.bytes_total()),
+    )
+    .flags(flags)
+    .ioprio(RECVSEND_POLL_FIRST)
+    .build();
+    // SAFETY: as in `read`.
+    unsafe {
+        Op::new(
+            Read {
+                _fd: fd.clone(),
+                buf,
+            },
+            entry,
+        )
+    }
+}
+
 /// Writes the initialized bytes of `buf` at `offset`, or at the file
 /// position if `offset` is `None`. May write fewer bytes than asked.
 pub fn write<B: IoBuf>(fd: &SharedFd, buf: B, offset: Option<u64>) -> Op<Write<B>> {
