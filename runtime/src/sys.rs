@@ -19,7 +19,6 @@ macro_rules! syscall {
         }
     }};
 }
-#[allow(unused_imports)]
 pub(crate) use syscall;
 
 /// Creates a non-blocking, close-on-exec eventfd.
