@@ -14,6 +14,7 @@
 //!   (also `ringloop-nodefer` and `uring-defer`, to A/B DEFER_TASKRUN, and
 //!   `ringloop-noregring`, to A/B the registered ring fd, and
 //!   `ringloop-ops-pollfirst`, to A/B IORING_RECVSEND_POLL_FIRST, and
+//!   `ringloop-nofixed`, to A/B the registered-file table, and
 //!   `ringloop-multi`, multishot recv from a provided-buffer ring);
 //! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`;
 //! - `RINGLOOP_BENCH_MAX_NOISE` (default 0.05) and `RINGLOOP_BENCH_RETRIES`
@@ -57,7 +58,8 @@ pub const KINDS: [&str; 6] = [
 /// Variants run only when named in `RINGLOOP_BENCH_SERVERS`: ringloop
 /// without DEFER_TASKRUN, and the hand-written loop with it (ring flag A/B);
 /// ringloop without a registered ring fd.
-pub const EXTRA_KINDS: [&str; 5] = [
+pub const EXTRA_KINDS: [&str; 6] = [
+    "ringloop-nofixed",
     "ringloop-nodefer",
     "uring-defer",
     "ringloop-noregring",
@@ -110,6 +112,9 @@ fn server_main(args: &[String]) {
             conns,
             ringloop::Builder::new().register_ring_fd(false),
         ),
+        ("ringloop-nofixed", _) => {
+            server_ringloop::serve(listener, conns, ringloop::Builder::new().fixed_files(0))
+        }
         ("ringloop-ops", _) => server_ringloop_ops::serve(listener, conns, false),
         ("ringloop-ops-pollfirst", _) => server_ringloop_ops::serve(listener, conns, true),
         ("ringloop-multi", _) => server_ringloop_multi::serve(listener, conns),

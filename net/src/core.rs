@@ -77,7 +77,11 @@ impl StreamCore {
         StreamCore::from_shared(SharedFd::new(fd))
     }
 
+    /// Takes a slot of the runtime's registered-file table if one is free
+    /// (ops then skip the kernel's per-op file lookup; see
+    /// `SharedFd::register`); the stream works the same without one.
     pub(crate) fn from_shared(fd: SharedFd) -> StreamCore {
+        fd.register();
         StreamCore {
             fd,
             read: RefCell::default(),

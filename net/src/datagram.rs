@@ -18,10 +18,11 @@ pub(crate) struct DatagramCore {
 }
 
 impl DatagramCore {
+    /// Takes a registered-file slot if one is free, as streams do.
     pub(crate) fn new(fd: OwnedFd) -> DatagramCore {
-        DatagramCore {
-            fd: SharedFd::new(fd),
-        }
+        let fd = SharedFd::new(fd);
+        fd.register();
+        DatagramCore { fd }
     }
 
     pub(crate) fn sock(&self) -> SockRef<'_> {

@@ -2,11 +2,19 @@
 
 use crate::driver::Driver;
 use crate::executor::Core;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+    /// The current runtime's ring id (0 outside one): a cheap check for op
+    /// builders deciding whether an fd's fixed slot belongs to this ring.
+    static RING_ID: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The id of the ring of the runtime running on this thread, 0 outside one.
+pub(crate) fn ring_id() -> u64 {
+    RING_ID.try_with(Cell::get).unwrap_or(0)
 }
 
 /// Runs `f` with the current runtime, if this thread is inside one.
@@ -45,11 +53,13 @@ fn outside_runtime(what: &str) -> ! {
 /// Makes a runtime current for a scope; restores the previous one on drop.
 pub(crate) struct EnterGuard {
     prev: Option<Rc<Core>>,
+    prev_ring: u64,
 }
 
 /// Enters `core`. With `exclusive`, panics if a runtime is already running
 /// on this thread (a nested `block_on` would deadlock its caller's loop).
 pub(crate) fn enter(core: Rc<Core>, exclusive: bool) -> EnterGuard {
+    let ring = core.ring_id;
     let prev = CURRENT.with(|c| c.borrow_mut().replace(core));
     if exclusive && prev.is_some() {
         CURRENT.with(|c| *c.borrow_mut() = prev);
@@ -58,11 +68,13 @@ pub(crate) fn enter(core: Rc<Core>, exclusive: bool) -> EnterGuard {
              from a task. Await the future instead, or spawn it with ringloop::spawn"
         );
     }
-    EnterGuard { prev }
+    let prev_ring = RING_ID.with(|r| r.replace(ring));
+    EnterGuard { prev, prev_ring }
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
+        let _ = RING_ID.try_with(|r| r.set(self.prev_ring));
         let prev = self.prev.take();
         // Drop the replaced value outside the borrow: it may run destructors.
         let _cur = CURRENT.try_with(|c| std::mem::replace(&mut *c.borrow_mut(), prev));

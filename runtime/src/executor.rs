@@ -45,11 +45,14 @@ pub(crate) struct Core {
     remote: RefCell<Vec<(usize, u64)>>,
     /// Per-runtime values of `runtime_local`.
     pub(crate) locals: crate::local::Locals,
+    /// The driver's ring id (see `context::ring_id`).
+    pub(crate) ring_id: u64,
 }
 
 impl Core {
     pub(crate) fn new(driver: Driver, shared: Arc<Shared>, config: Config) -> Core {
         Core {
+            ring_id: driver.ring_id(),
             driver: Rc::new(RefCell::new(driver)),
             shared,
             blocking: crate::blocking::Pool::new(

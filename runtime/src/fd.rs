@@ -1,23 +1,86 @@
 //! File descriptors shared between a socket and the ops using it.
 
+use crate::driver::fixed::FixedSlot;
+use std::cell::OnceCell;
+use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
 /// An fd that ops keep open until their CQE: every op holds a clone, so a
 /// socket dropped while a read is in flight is closed only after that read
 /// completes and its fd number cannot be reused mid-flight.
-#[derive(Clone, Debug)]
-pub struct SharedFd(Rc<OwnedFd>);
+///
+/// An fd may also hold a slot of its runtime's registered-file table
+/// ([`SharedFd::register`]): ops built on that runtime then name the slot
+/// instead of the fd number, which saves the kernel a file lookup and
+/// reference count per op. The slot is given back when the last clone is
+/// dropped; the file itself is closed once both the fd and the slot are gone
+/// (the slot on the loop's next turn).
+#[derive(Clone)]
+pub struct SharedFd(Rc<Inner>);
+
+struct Inner {
+    fd: OwnedFd,
+    fixed: OnceCell<FixedSlot>,
+}
 
 impl SharedFd {
     /// Wraps an owned fd.
     pub fn new(fd: OwnedFd) -> SharedFd {
-        SharedFd(Rc::new(fd))
+        SharedFd(Rc::new(Inner {
+            fd,
+            fixed: OnceCell::new(),
+        }))
     }
 
-    /// The fd back, if no op holds it any more.
+    /// Installs the fd in the current runtime's registered-file table, so
+    /// ops on it skip the kernel's per-op file lookup. True if it holds a
+    /// slot (now or already). False, with nothing changed, outside a
+    /// runtime, when the runtime has no table ([`Builder::fixed_files`]) or
+    /// it is full: the fd then works as before, by number.
+    ///
+    /// [`Builder::fixed_files`]: crate::Builder::fixed_files
+    pub fn register(&self) -> bool {
+        if self.0.fixed.get().is_some() {
+            return true;
+        }
+        let slot = crate::context::with_core(|core| {
+            core.driver
+                .try_borrow_mut()
+                .ok()?
+                .register_fixed(self.0.fd.as_raw_fd())
+        })
+        .flatten();
+        match slot {
+            Some(slot) => self.0.fixed.set(slot).is_ok(),
+            None => false,
+        }
+    }
+
+    /// The fd's slot in the registered-file table of the runtime running
+    /// on this thread, if it holds one there.
+    /// Returns the slot and that ring's id.
+    pub(crate) fn fixed_slot(&self) -> Option<(u32, u64)> {
+        let fixed = self.0.fixed.get()?;
+        let ring = fixed.table.ring_id;
+        (ring == crate::context::ring_id()).then_some((fixed.slot, ring))
+    }
+
+    /// The fd back, if no op holds it any more (its table slot, if any, is
+    /// given back).
     pub fn try_unwrap(self) -> Result<OwnedFd, SharedFd> {
-        Rc::try_unwrap(self.0).map_err(SharedFd)
+        Rc::try_unwrap(self.0)
+            .map(|inner| inner.fd)
+            .map_err(SharedFd)
+    }
+}
+
+impl fmt::Debug for SharedFd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedFd")
+            .field("fd", &self.0.fd.as_raw_fd())
+            .field("fixed_slot", &self.0.fixed.get().map(|s| s.slot))
+            .finish()
     }
 }
 
@@ -29,12 +92,34 @@ impl From<OwnedFd> for SharedFd {
 
 impl AsRawFd for SharedFd {
     fn as_raw_fd(&self) -> RawFd {
-        self.0.as_raw_fd()
+        self.0.fd.as_raw_fd()
     }
 }
 
 impl AsFd for SharedFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
+        self.0.fd.as_fd()
     }
 }
+
+/// Builds an SQE for `fd`: against its fixed slot if it holds one in the
+/// current runtime's table, else against its fd number. `$t` names the
+/// target (`types::Fixed` or `types::Fd`) inside `$build`. Evaluates to
+/// `(entry, ring)`, where `ring` is the id of the ring the slot belongs to
+/// (0 for an fd number), for [`Op`](crate::op::Op)'s submit-time check.
+macro_rules! sqe_for {
+    ($fd:expr, |$t:ident| $build:expr) => {{
+        let fd: &$crate::fd::SharedFd = $fd;
+        match fd.fixed_slot() {
+            Some((slot, ring)) => {
+                let $t = io_uring::types::Fixed(slot);
+                ($build, ring)
+            }
+            None => {
+                let $t = io_uring::types::Fd(std::os::fd::AsRawFd::as_raw_fd(fd));
+                ($build, 0)
+            }
+        }
+    }};
+}
+pub(crate) use sqe_for;

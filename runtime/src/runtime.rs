@@ -99,6 +99,7 @@ pub struct Builder {
     coop_taskrun: bool,
     defer_taskrun: bool,
     register_ring_fd: bool,
+    fixed_files: u32,
     event_interval: u32,
     debug: Option<bool>,
     unhandled_panic: UnhandledPanic,
@@ -122,6 +123,7 @@ impl Builder {
             coop_taskrun: true,
             defer_taskrun: true,
             register_ring_fd: true,
+            fixed_files: crate::driver::fixed::DEFAULT_SLOTS,
             event_interval: 61,
             debug: None,
             unhandled_panic: UnhandledPanic::Report,
@@ -154,6 +156,18 @@ impl Builder {
     /// kernel's fd lookup. See [`Features::registered_ring_fd`].
     pub fn register_ring_fd(&mut self, on: bool) -> &mut Self {
         self.register_ring_fd = on;
+        self
+    }
+
+    /// Size of the ring's registered-file table (default 16384, capped by
+    /// the RLIMIT_NOFILE soft limit; 0 turns it off). Each socket of
+    /// `ringloop-net` takes a slot while one is free, and its ops then name
+    /// the slot (IOSQE_FIXED_FILE) so the kernel skips the per-op file
+    /// lookup and reference count. Sockets beyond the table, and kernels
+    /// without sparse tables (before 5.19), use fd numbers as usual. See
+    /// [`Features::fixed_files`].
+    pub fn fixed_files(&mut self, slots: u32) -> &mut Self {
+        self.fixed_files = slots;
         self
     }
 
@@ -202,6 +216,7 @@ impl Builder {
             coop_taskrun: self.coop_taskrun,
             defer_taskrun: self.defer_taskrun,
             register_ring_fd: self.register_ring_fd,
+            fixed_files: self.fixed_files,
         };
         let driver = Driver::new(&opts, &wake_fd)?;
         let debug = self.debug.unwrap_or_else(|| {

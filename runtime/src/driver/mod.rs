@@ -6,6 +6,7 @@
 //! syscall altogether when there is nothing to submit and the kernel has
 //! flagged no pending completion work (IORING_SETUP_TASKRUN_FLAG).
 
+pub(crate) mod fixed;
 mod lifecycle;
 mod ring_fd;
 pub(crate) mod setup;
@@ -66,6 +67,10 @@ pub(crate) struct Driver {
     shutdown_ts: Box<types::Timespec>,
     /// The next provided-buffer group id; ids are never reused (see `op::BufRing`).
     next_buf_group: u32,
+    /// Identifies this ring among the process's runtimes (for fixed slots).
+    ring_id: u64,
+    /// The registered-file table, if the kernel took one.
+    fixed: Option<fixed::FixedFiles>,
 }
 
 impl Driver {
@@ -77,6 +82,9 @@ impl Driver {
             None
         };
         features.registered_ring_fd = registered.is_some();
+        let ring_id = fixed::next_ring_id();
+        let fixed = fixed::FixedFiles::new(&ring.submitter(), ring_id, opts.fixed_files);
+        features.fixed_files = fixed.as_ref().map_or(0, |f| f.slots());
         let mut driver = Driver {
             ring: Some(ring),
             registered,
@@ -91,6 +99,8 @@ impl Driver {
             closing: false,
             shutdown_ts: Box::new(types::Timespec::new()),
             next_buf_group: 0,
+            ring_id,
+            fixed,
         };
         driver.arm_wake();
         Ok(driver)
@@ -98,6 +108,32 @@ impl Driver {
 
     pub(crate) fn features(&self) -> Features {
         self.features
+    }
+
+    /// Identifies this ring among the process's runtimes.
+    pub(crate) fn ring_id(&self) -> u64 {
+        self.ring_id
+    }
+
+    /// Installs `fd` in the ring's registered-file table; `None` without a
+    /// table, when it is full, or after shutdown.
+    pub(crate) fn register_fixed(&mut self, fd: std::os::fd::RawFd) -> Option<fixed::FixedSlot> {
+        let ring = self.ring.as_ref()?;
+        self.fixed.as_mut()?.register(&ring.submitter(), fd)
+    }
+
+    /// Queues a close for every fixed slot released since the last turn.
+    fn close_released_slots(&mut self) {
+        let Some(fixed) = self.fixed.as_mut() else {
+            return;
+        };
+        if self.ring.is_none() || !fixed.has_released() {
+            return;
+        }
+        for entry in fixed.take_closes() {
+            // SAFETY: a CLOSE of a fixed slot carries no pointers.
+            unsafe { self.push(&entry) };
+        }
     }
 
     /// Number of ops the kernel may still post a CQE for.
@@ -348,6 +384,7 @@ impl Driver {
     /// `block`, waits until at least one CQE is available.
     pub(crate) fn turn(&mut self, block: bool) -> io::Result<()> {
         self.arm_wake();
+        self.close_released_slots();
         let Some(ring) = self.ring.as_mut() else {
             return Ok(());
         };
@@ -382,6 +419,11 @@ impl Driver {
                 Ok(_) => {}
                 Err(e) if is_transient(&e) || e.raw_os_error() == Some(libc::ETIME) => {}
                 Err(e) => return Err(e),
+            }
+        }
+        if let (Some(fixed), Some(ring)) = (self.fixed.as_mut(), self.ring.as_mut()) {
+            if ring.submission().is_empty() {
+                fixed.submitted();
             }
         }
         self.reap();
@@ -520,6 +562,10 @@ impl Driver {
         }
         if let (Some(reg), Some(ring)) = (self.registered.take(), self.ring.as_ref()) {
             reg.unregister(ring.as_raw_fd());
+        }
+        // Closing the ring drops every registered file with it.
+        if let Some(fixed) = self.fixed.as_mut() {
+            fixed.close();
         }
         self.ring = None;
     }

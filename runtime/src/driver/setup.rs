@@ -30,6 +30,10 @@ pub struct Features {
     /// IORING_REGISTER_RING_FDS (5.18): the ring's fd is registered, so each
     /// `io_uring_enter` skips the fd lookup.
     pub registered_ring_fd: bool,
+    /// Slots of the ring's registered-file table (sparse IORING_REGISTER_FILES2,
+    /// 5.19; 0 = none). Sockets of `ringloop-net` take a slot while one is
+    /// free, and their ops skip the kernel's per-op file lookup.
+    pub fixed_files: u32,
 }
 
 /// The ring set-up choices a [`Builder`](crate::Builder) passes down.
@@ -39,6 +43,7 @@ pub(crate) struct SetupOptions {
     pub coop_taskrun: bool,
     pub defer_taskrun: bool,
     pub register_ring_fd: bool,
+    pub fixed_files: u32,
 }
 
 /// Builds the ring, dropping optional flags the kernel rejects (EINVAL) one
@@ -167,6 +172,7 @@ mod tests {
             coop_taskrun: true,
             defer_taskrun: true,
             register_ring_fd: true,
+            fixed_files: 0,
         };
         let (_ring, f) = build_ring(&opts).expect("this machine has io_uring");
         assert!(f.nodrop);

@@ -23,14 +23,13 @@
 use super::{CqeResult, MultiCompletable, MultiOp};
 use crate::buf::IoBuf;
 use crate::driver::Driver;
-use crate::fd::SharedFd;
+use crate::fd::{sqe_for, SharedFd};
+use io_uring::opcode;
 use io_uring::types::BufRingEntry;
-use io_uring::{opcode, types};
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -335,17 +334,18 @@ impl MultiCompletable for RecvMulti {
 /// in the socket); drop guards and call `recv_multi` again. Dropping the
 /// stream cancels the op; buffers filled meanwhile go back to the ring.
 pub fn recv_multi(fd: &SharedFd, ring: &BufRing) -> MultiOp<RecvMulti> {
-    let entry = opcode::RecvMulti::new(types::Fd(fd.as_raw_fd()), ring.inner.bgid).build();
+    let (entry, slot_ring) = sqe_for!(fd, |t| opcode::RecvMulti::new(t, ring.inner.bgid).build());
     // SAFETY: the SQE carries no pointer; the kernel writes only into buffers
     // of the group, which `RecvMulti` keeps registered and allocated (an
     // `Rc<Inner>`) until the op's final CQE; the op keeps the fd open.
     unsafe {
-        MultiOp::new(
+        MultiOp::new_on(
             RecvMulti {
                 _fd: fd.clone(),
                 ring: ring.inner.clone(),
             },
             entry,
+            slot_ring,
         )
     }
 }

@@ -80,11 +80,21 @@ pub(crate) fn shut_down_error() -> io::Error {
     io::Error::other("ringloop: the runtime has shut down; no more io_uring ops can be submitted")
 }
 
+/// The error of an op built on one runtime and first polled on another,
+/// when its SQE names the first runtime's registered-file slot.
+fn foreign_slot_error() -> io::Error {
+    io::Error::other(
+        "ringloop: this op was created on another runtime than the one polling it, and names \
+         that runtime's registered file; create the op on the runtime that awaits it",
+    )
+}
+
 /// Where an op is in its life, as seen by its future.
 enum State {
     /// Built but not yet polled: the SQE waits here, so creating an op
-    /// outside a runtime (to pass it to `block_on`) is fine.
-    Unsubmitted(io_uring::squeue::Entry),
+    /// outside a runtime (to pass it to `block_on`) is fine. The id is that
+    /// of the ring whose registered-file slot the SQE names (0: none).
+    Unsubmitted(io_uring::squeue::Entry, u64),
     /// Pushed to the ring under `key`.
     InFlight {
         driver: Rc<RefCell<Driver>>,
@@ -100,10 +110,14 @@ impl State {
     /// # Safety
     /// The SQE's pointers satisfy the contract of [`Op::new`] with the
     /// resources the caller keeps (or hands to the driver on drop).
-    unsafe fn submit(&mut self, initial: impl FnOnce() -> Lifecycle) -> Result<(), ()> {
-        if let State::Unsubmitted(entry) = self {
+    unsafe fn submit(&mut self, initial: impl FnOnce() -> Lifecycle) -> io::Result<()> {
+        if let State::Unsubmitted(entry, ring) = self {
             let entry = entry.clone();
             let driver = crate::context::driver();
+            if *ring != 0 && *ring != driver.borrow().ring_id() {
+                *self = State::Done;
+                return Err(foreign_slot_error());
+            }
             // SAFETY: forwarded from this function's contract.
             let key = unsafe { driver.borrow_mut().submit(entry, initial()) };
             *self = match key {
@@ -111,7 +125,7 @@ impl State {
                 None => State::Done,
             };
             if key.is_none() {
-                return Err(());
+                return Err(shut_down_error());
             }
         }
         Ok(())
@@ -121,7 +135,7 @@ impl State {
 impl fmt::Debug for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            State::Unsubmitted(_) => f.write_str("Unsubmitted"),
+            State::Unsubmitted(..) => f.write_str("Unsubmitted"),
             State::InFlight { key, .. } => write!(f, "InFlight({key})"),
             State::Done => f.write_str("Done"),
         }
@@ -153,8 +167,18 @@ impl<T: Completable> Op<T> {
     /// until then even if this future is dropped. Any fd in `entry` should be
     /// owned by `data` too, so it cannot be closed and reused mid-flight.
     pub unsafe fn new(data: T, entry: io_uring::squeue::Entry) -> Op<T> {
+        // SAFETY: forwarded; the entry names no fixed slot.
+        unsafe { Op::new_on(data, entry, 0) }
+    }
+
+    /// As [`Op::new`], for an entry built by `fd::sqe_for!`: `ring` is the
+    /// ring whose fixed slot it names, or 0.
+    ///
+    /// # Safety
+    /// As for [`Op::new`].
+    pub(crate) unsafe fn new_on(data: T, entry: io_uring::squeue::Entry, ring: u64) -> Op<T> {
         Op {
-            state: State::Unsubmitted(entry),
+            state: State::Unsubmitted(entry, ring),
             data: Some(data),
         }
     }
@@ -175,7 +199,7 @@ impl<T: Completable> Future for Op<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = self.get_mut();
-        if let State::Unsubmitted(_) = this.state {
+        if let State::Unsubmitted(..) = this.state {
             // The CQE of an op pushed just now cannot have been reaped yet,
             // so its slot starts out waiting for it (with this task's waker)
             // instead of being looked up a second time in this poll.
@@ -184,8 +208,8 @@ impl<T: Completable> Future for Op<T> {
             // which this op keeps until the CQE or hands to `abandon` on drop.
             return match unsafe { this.state.submit(|| Lifecycle::Waiting(waker)) } {
                 Ok(()) => Poll::Pending,
-                Err(()) => Poll::Ready(this.finish(CqeResult {
-                    result: Err(shut_down_error()),
+                Err(e) => Poll::Ready(this.finish(CqeResult {
+                    result: Err(e),
                     flags: 0,
                 })),
             };
@@ -246,8 +270,17 @@ impl<T: MultiCompletable> MultiOp<T> {
     /// # Safety
     /// As for [`Op::new`], until the op's final CQE.
     pub unsafe fn new(data: T, entry: io_uring::squeue::Entry) -> MultiOp<T> {
+        // SAFETY: forwarded; the entry names no fixed slot.
+        unsafe { MultiOp::new_on(data, entry, 0) }
+    }
+
+    /// As [`MultiOp::new`], for an entry built by `fd::sqe_for!` (see [`Op::new_on`]).
+    ///
+    /// # Safety
+    /// As for [`Op::new`], until the op's final CQE.
+    pub(crate) unsafe fn new_on(data: T, entry: io_uring::squeue::Entry, ring: u64) -> MultiOp<T> {
         MultiOp {
-            state: State::Unsubmitted(entry),
+            state: State::Unsubmitted(entry, ring),
             data: Some(data),
         }
     }
@@ -257,7 +290,7 @@ impl<T: MultiCompletable> MultiOp<T> {
     pub fn cancel(&mut self) {
         match &self.state {
             State::InFlight { driver, key } => driver.borrow_mut().cancel(*key),
-            State::Unsubmitted(_) => self.state = State::Done,
+            State::Unsubmitted(..) => self.state = State::Done,
             State::Done => {}
         }
     }
@@ -277,9 +310,9 @@ impl<T: MultiCompletable> Stream for MultiOp<T> {
         };
         // SAFETY: as in `Op::poll`; `this.data` lives until the final CQE or
         // is handed to `abandon_multi`.
-        if unsafe { this.state.submit(initial) }.is_err() {
+        if let Err(e) = unsafe { this.state.submit(initial) } {
             let cqe = CqeResult {
-                result: Err(shut_down_error()),
+                result: Err(e),
                 flags: 0,
             };
             return Poll::Ready(this.data.take().map(|mut d| d.complete_next(cqe)));

@@ -7,12 +7,11 @@
 
 use super::{cqe_len, Completable, CqeResult, Op};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::fd::SharedFd;
-use io_uring::{opcode, types};
+use crate::fd::{sqe_for, SharedFd};
+use io_uring::opcode;
 use socket2::{SockAddr, SockAddrStorage};
 use std::fmt;
 use std::io;
-use std::os::fd::AsRawFd;
 
 /// An all-zero `msghdr`: no name, no iovecs, no control data.
 fn empty_msghdr() -> libc::msghdr {
@@ -76,20 +75,21 @@ pub fn send_msg<B: IoBuf>(
         hdr.msg.msg_name = addr.as_ptr() as *mut libc::c_void;
         hdr.msg.msg_namelen = addr.len();
     }
-    let entry = opcode::SendMsg::new(types::Fd(fd.as_raw_fd()), &hdr.msg)
+    let (entry, ring) = sqe_for!(fd, |t| opcode::SendMsg::new(t, &hdr.msg)
         .flags((flags | libc::MSG_NOSIGNAL) as u32)
-        .build();
+        .build());
     // SAFETY: the msghdr, its iovec and the address live in `hdr`, boxed and
     // owned by the op until its CQE; the iovec describes `buf`'s initialized,
     // stable memory (IoBuf contract), also owned by the op with the fd.
     unsafe {
-        Op::new(
+        Op::new_on(
             SendMsg {
                 _fd: fd.clone(),
                 buf,
                 hdr,
             },
             entry,
+            ring,
         )
     }
 }
@@ -151,21 +151,22 @@ pub fn recv_msg<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32) -> Op<RecvMs
     hdr.msg.msg_iovlen = 1;
     hdr.msg.msg_namelen = hdr.addr.size_of();
     hdr.msg.msg_name = (&mut hdr.addr as *mut SockAddrStorage).cast();
-    let entry = opcode::RecvMsg::new(types::Fd(fd.as_raw_fd()), &mut hdr.msg)
+    let (entry, ring) = sqe_for!(fd, |t| opcode::RecvMsg::new(t, &mut hdr.msg)
         .flags(flags as u32)
-        .build();
+        .build());
     // SAFETY: the msghdr, its iovec and the address storage live in `hdr`,
     // boxed and owned by the op until its CQE; the iovec describes `buf`'s
     // stable memory, writable up to its capacity (IoBufMut contract), also
     // owned by the op with the fd.
     unsafe {
-        Op::new(
+        Op::new_on(
             RecvMsg {
                 _fd: fd.clone(),
                 buf,
                 hdr,
             },
             entry,
+            ring,
         )
     }
 }

@@ -2,10 +2,9 @@
 
 use super::{cqe_len, Completable, CqeResult, Op};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::fd::SharedFd;
-use io_uring::{opcode, types};
+use crate::fd::{sqe_for, SharedFd};
+use io_uring::opcode;
 use std::io;
-use std::os::fd::AsRawFd;
 
 /// The kernel's "current file position" offset for READ/WRITE.
 const CURRENT_POSITION: u64 = u64::MAX;
@@ -57,43 +56,45 @@ impl<B: IoBuf> Completable for Write<B> {
 /// Reads into `buf` (from its start, up to its capacity) at `offset`, or at
 /// the file position if `offset` is `None`.
 pub fn read<B: IoBufMut>(fd: &SharedFd, mut buf: B, offset: Option<u64>) -> Op<Read<B>> {
-    let entry = opcode::Read::new(
-        types::Fd(fd.as_raw_fd()),
+    let (entry, ring) = sqe_for!(fd, |t| opcode::Read::new(
+        t,
         buf.stable_mut_ptr(),
         len_u32(buf.bytes_total()),
     )
     .offset(offset.unwrap_or(CURRENT_POSITION))
-    .build();
+    .build());
     // SAFETY: the pointer and length describe `buf`'s stable heap memory
     // (IoBufMut contract), owned by the op with a clone of the fd.
     unsafe {
-        Op::new(
+        Op::new_on(
             Read {
                 _fd: fd.clone(),
                 buf,
             },
             entry,
+            ring,
         )
     }
 }
 
 /// Receives from a socket into `buf` (from its start, up to its capacity).
 pub fn recv<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32) -> Op<Recv<B>> {
-    let entry = opcode::Recv::new(
-        types::Fd(fd.as_raw_fd()),
+    let (entry, ring) = sqe_for!(fd, |t| opcode::Recv::new(
+        t,
         buf.stable_mut_ptr(),
         len_u32(buf.bytes_total()),
     )
     .flags(flags)
-    .build();
+    .build());
     // SAFETY: as in `read`.
     unsafe {
-        Op::new(
+        Op::new_on(
             Read {
                 _fd: fd.clone(),
                 buf,
             },
             entry,
+            ring,
         )
     }
 }
@@ -108,22 +109,23 @@ const RECVSEND_POLL_FIRST: u16 = 1 << 0;
 /// response). Linux 5.19+: check
 /// [`Features::recv_poll_first`](crate::Features::recv_poll_first) first.
 pub fn recv_poll_first<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32) -> Op<Recv<B>> {
-    let entry = opcode::Recv::new(
-        types::Fd(fd.as_raw_fd()),
+    let (entry, ring) = sqe_for!(fd, |t| opcode::Recv::new(
+        t,
         buf.stable_mut_ptr(),
         len_u32(buf.bytes_total()),
     )
     .flags(flags)
     .ioprio(RECVSEND_POLL_FIRST)
-    .build();
+    .build());
     // SAFETY: as in `read`.
     unsafe {
-        Op::new(
+        Op::new_on(
             Read {
                 _fd: fd.clone(),
                 buf,
             },
             entry,
+            ring,
         )
     }
 }
@@ -131,22 +133,23 @@ pub fn recv_poll_first<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32) -> Op
 /// Writes the initialized bytes of `buf` at `offset`, or at the file
 /// position if `offset` is `None`. May write fewer bytes than asked.
 pub fn write<B: IoBuf>(fd: &SharedFd, buf: B, offset: Option<u64>) -> Op<Write<B>> {
-    let entry = opcode::Write::new(
-        types::Fd(fd.as_raw_fd()),
+    let (entry, ring) = sqe_for!(fd, |t| opcode::Write::new(
+        t,
         buf.stable_ptr(),
         len_u32(buf.bytes_init()),
     )
     .offset(offset.unwrap_or(CURRENT_POSITION))
-    .build();
+    .build());
     // SAFETY: the pointer and length describe `buf`'s initialized, stable
     // memory (IoBuf contract), owned by the op with a clone of the fd.
     unsafe {
-        Op::new(
+        Op::new_on(
             Write {
                 _fd: fd.clone(),
                 buf,
             },
             entry,
+            ring,
         )
     }
 }
@@ -154,21 +157,22 @@ pub fn write<B: IoBuf>(fd: &SharedFd, buf: B, offset: Option<u64>) -> Op<Write<B
 /// Sends the initialized bytes of `buf` on a socket. `MSG_NOSIGNAL` is always
 /// added: a peer that went away is an `EPIPE` error, not a SIGPIPE.
 pub fn send<B: IoBuf>(fd: &SharedFd, buf: B, flags: i32) -> Op<Send<B>> {
-    let entry = opcode::Send::new(
-        types::Fd(fd.as_raw_fd()),
+    let (entry, ring) = sqe_for!(fd, |t| opcode::Send::new(
+        t,
         buf.stable_ptr(),
         len_u32(buf.bytes_init()),
     )
     .flags(flags | libc::MSG_NOSIGNAL)
-    .build();
+    .build());
     // SAFETY: as in `write`.
     unsafe {
-        Op::new(
+        Op::new_on(
             Write {
                 _fd: fd.clone(),
                 buf,
             },
             entry,
+            ring,
         )
     }
 }

@@ -1,0 +1,157 @@
+//! Registered (fixed) files: a sparse table of file slots in the ring
+//! (IORING_REGISTER_FILES2, sparse). An op on a registered fd names its slot
+//! with IOSQE_FIXED_FILE instead of the fd number, and the kernel skips the
+//! per-op file lookup and reference count (`fget`/`fput`).
+//!
+//! Slots are handed out by [`FixedFiles::register`] (one synchronous
+//! IORING_REGISTER_FILES_UPDATE per fd) and come back when the last clone
+//! of the [`SharedFd`](crate::fd::SharedFd) holding one is dropped: the slot
+//! goes on the table's `released` list, the driver's next turn queues an
+//! IORING_OP_CLOSE of the slot, and the slot is reused only after the enter
+//! that submitted that close returned. Until then a new registration cannot
+//! land in a slot a queued close would empty.
+
+use io_uring::{opcode, squeue, types, Submitter};
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Slots asked for when the builder leaves the size at its default (bounded
+/// by RLIMIT_NOFILE, which the kernel applies to the table size).
+pub(crate) const DEFAULT_SLOTS: u32 = 16384;
+
+/// Identifies a ring among all runtimes of the process (never 0).
+pub(crate) fn next_ring_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The part of the table that registered fds share with the driver.
+pub(crate) struct FixedTable {
+    /// The ring the slots belong to.
+    pub(crate) ring_id: u64,
+    /// False once the ring is closed: its slots died with it.
+    alive: Cell<bool>,
+    /// Slots whose fd was dropped, waiting for the driver's next turn.
+    released: RefCell<Vec<u32>>,
+}
+
+impl FixedTable {
+    /// Gives `slot` back (called when the last holder of its fd drops it).
+    pub(crate) fn release(&self, slot: u32) {
+        if self.alive.get() {
+            self.released.borrow_mut().push(slot);
+        }
+    }
+}
+
+impl fmt::Debug for FixedTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FixedTable")
+            .field("ring_id", &self.ring_id)
+            .field("alive", &self.alive.get())
+            .finish()
+    }
+}
+
+/// A slot of a ring's table, held by a registered fd; released on drop.
+#[derive(Debug)]
+pub(crate) struct FixedSlot {
+    pub(crate) slot: u32,
+    pub(crate) table: Rc<FixedTable>,
+}
+
+impl Drop for FixedSlot {
+    fn drop(&mut self) {
+        self.table.release(self.slot);
+    }
+}
+
+/// The driver's side: which slots are free.
+pub(crate) struct FixedFiles {
+    table: Rc<FixedTable>,
+    /// Free slots; the most recently freed is reused first (warm in cache).
+    free: Vec<u32>,
+    /// Slots whose close is queued in the SQ but maybe not yet submitted.
+    closing: Vec<u32>,
+    slots: u32,
+}
+
+impl FixedFiles {
+    /// Registers a sparse table of up to `slots` files with the ring,
+    /// shrinking to the RLIMIT_NOFILE soft limit the kernel enforces. `None`
+    /// if the kernel refuses (too old, or no memory): ops then use fd numbers.
+    pub(crate) fn new(submitter: &Submitter<'_>, ring_id: u64, slots: u32) -> Option<FixedFiles> {
+        let limit = crate::rlimit::nofile_limit().map_or(1024, |(soft, _)| soft);
+        let slots = u32::try_from(limit).unwrap_or(u32::MAX).min(slots);
+        if slots == 0 || submitter.register_files_sparse(slots).is_err() {
+            return None;
+        }
+        Some(FixedFiles {
+            table: Rc::new(FixedTable {
+                ring_id,
+                alive: Cell::new(true),
+                released: RefCell::new(Vec::new()),
+            }),
+            free: (0..slots).rev().collect(),
+            closing: Vec::new(),
+            slots,
+        })
+    }
+
+    /// Slots in the table.
+    pub(crate) fn slots(&self) -> u32 {
+        self.slots
+    }
+
+    /// Installs `fd` in a free slot; `None` if the table is full or the
+    /// kernel refuses (the fd is then used by number, as without a table).
+    pub(crate) fn register(&mut self, submitter: &Submitter<'_>, fd: RawFd) -> Option<FixedSlot> {
+        let slot = self.free.pop()?;
+        if submitter.register_files_update(slot, &[fd]).is_err() {
+            self.free.push(slot);
+            return None;
+        }
+        Some(FixedSlot {
+            slot,
+            table: self.table.clone(),
+        })
+    }
+
+    /// The closes to queue for slots released since the last turn; the
+    /// slots stay unusable until [`FixedFiles::submitted`].
+    pub(crate) fn take_closes(&mut self) -> Vec<squeue::Entry> {
+        let released = std::mem::take(&mut *self.table.released.borrow_mut());
+        let entries = released
+            .iter()
+            .map(|&slot| {
+                // No CQE_SKIP_SUCCESS: kernels before 5.17 would fail the
+                // close over it. The CQE is ignored by its tag.
+                opcode::Close::new(types::Fixed(slot))
+                    .build()
+                    .user_data(super::CANCEL_TAG)
+            })
+            .collect();
+        self.closing.extend(released);
+        entries
+    }
+
+    /// The SQ was fully submitted: the queued closes reached the kernel, so
+    /// their slots are free again.
+    pub(crate) fn submitted(&mut self) {
+        self.free.append(&mut self.closing);
+    }
+
+    /// Whether fds released slots the next turn must close.
+    pub(crate) fn has_released(&self) -> bool {
+        !self.table.released.borrow().is_empty()
+    }
+
+    /// The ring is closing: its table goes with it.
+    pub(crate) fn close(&mut self) {
+        self.table.alive.set(false);
+        self.table.released.borrow_mut().clear();
+    }
+}
