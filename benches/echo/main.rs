@@ -15,6 +15,8 @@
 //!   `ringloop-noregring`, to A/B the registered ring fd, and
 //!   `ringloop-ops-pollfirst`, to A/B IORING_RECVSEND_POLL_FIRST, and
 //!   `ringloop-nofixed`, to A/B the registered-file table, and
+//!   `ringloop-batch`, with `Builder::batch_wait` (window from
+//!   `RINGLOOP_BENCH_BATCH_US`, default 50 µs), and
 //!   `ringloop-multi`, multishot recv from a provided-buffer ring);
 //! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`;
 //! - `RINGLOOP_BENCH_MAX_NOISE` (default 0.05) and `RINGLOOP_BENCH_RETRIES`
@@ -58,7 +60,8 @@ pub const KINDS: [&str; 6] = [
 /// Variants run only when named in `RINGLOOP_BENCH_SERVERS`: ringloop
 /// without DEFER_TASKRUN, and the hand-written loop with it (ring flag A/B);
 /// ringloop without a registered ring fd.
-pub const EXTRA_KINDS: [&str; 6] = [
+pub const EXTRA_KINDS: [&str; 7] = [
+    "ringloop-batch",
     "ringloop-nofixed",
     "ringloop-nodefer",
     "uring-defer",
@@ -88,6 +91,11 @@ fn main() {
     }
 }
 
+/// The batch window of the `ringloop-batch` server.
+fn batch_window() -> Duration {
+    Duration::from_micros(sys::env_or("RINGLOOP_BENCH_BATCH_US", 50))
+}
+
 fn server_main(args: &[String]) {
     let (Some(kind), Some(addr)) = (args.first(), args.get(1)) else {
         eprintln!("echo bench: --server needs KIND and ADDR (kinds: {KINDS:?})");
@@ -115,6 +123,11 @@ fn server_main(args: &[String]) {
         ("ringloop-nofixed", _) => {
             server_ringloop::serve(listener, conns, ringloop::Builder::new().fixed_files(0))
         }
+        ("ringloop-batch", _) => server_ringloop::serve(
+            listener,
+            conns,
+            ringloop::Builder::new().batch_wait(batch_window()),
+        ),
         ("ringloop-ops", _) => server_ringloop_ops::serve(listener, conns, false),
         ("ringloop-ops-pollfirst", _) => server_ringloop_ops::serve(listener, conns, true),
         ("ringloop-multi", _) => server_ringloop_multi::serve(listener, conns),

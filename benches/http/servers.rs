@@ -35,9 +35,11 @@ fn take_requests(buf: &mut [u8], filled: &mut usize) -> Option<usize> {
     Some(count)
 }
 
-/// Serves with ringloop's `TcpListener`/`TcpStream` until killed.
-pub fn serve_ringloop(listener: TcpListener) {
-    ringloop::run(async move {
+/// Serves with ringloop's `TcpListener`/`TcpStream` until killed, on a
+/// runtime made by `builder`.
+pub fn serve_ringloop(listener: TcpListener, builder: &ringloop::Builder) {
+    let rt = builder.build().unwrap_or_else(|e| panic!("{e}"));
+    rt.block_on(async move {
         let listener = ringloop::net::TcpListener::from_std(listener);
         let mut incoming = listener.incoming();
         while let Some(stream) = incoming.next().await {

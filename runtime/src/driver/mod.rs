@@ -71,6 +71,8 @@ pub(crate) struct Driver {
     ring_id: u64,
     /// The registered-file table, if the kernel took one.
     fixed: Option<fixed::FixedFiles>,
+    /// Batch window of blocking waits in µs (0: wake on the first CQE).
+    batch_wait_usec: u32,
 }
 
 impl Driver {
@@ -85,6 +87,12 @@ impl Driver {
         let ring_id = fixed::next_ring_id();
         let fixed = fixed::FixedFiles::new(&ring.submitter(), ring_id, opts.fixed_files);
         features.fixed_files = fixed.as_ref().map_or(0, |f| f.slots());
+        features.min_timeout = ring.params().is_feature_min_timeout();
+        let batch_wait_usec = if features.min_timeout {
+            u32::try_from(opts.batch_wait.as_micros()).unwrap_or(u32::MAX)
+        } else {
+            0
+        };
         let mut driver = Driver {
             ring: Some(ring),
             registered,
@@ -101,6 +109,7 @@ impl Driver {
             next_buf_group: 0,
             ring_id,
             fixed,
+            batch_wait_usec,
         };
         driver.arm_wake();
         Ok(driver)
@@ -404,16 +413,31 @@ impl Driver {
             let min_complete = u32::from(block);
             // IORING_ENTER_GETEVENTS (the io-uring crate keeps its constant private).
             let flags = 1u32 << 0;
-            let res = match self.registered {
-                // SAFETY: the SQEs being submitted were pushed under `submit`'s contract.
-                Some(reg) => unsafe { reg.enter(to_submit as u32, min_complete, flags) },
-                // SAFETY: no extended argument is passed; the SQEs being
-                // submitted were pushed under `submit`'s contract.
-                None => unsafe {
-                    ring.submitter()
-                        .enter::<libc::sigset_t>(to_submit as u32, min_complete, flags, None)
-                        .map(|n| n as u32)
-                },
+            // A blocking wait may gather completions for up to the batch
+            // window before waking (IORING_FEAT_MIN_TIMEOUT).
+            let batch = (block && self.batch_wait_usec > 0).then(|| {
+                ring_fd::GeteventsArg::min_wait(self.batch_wait_usec, &ring_fd::BATCH_WAIT_LIMIT)
+            });
+            let (fd, registered) = match self.registered {
+                Some(reg) => (reg.index(), true),
+                None => (ring.as_raw_fd(), false),
+            };
+            let min_complete = if batch.is_some() {
+                ring.params().cq_entries()
+            } else {
+                min_complete
+            };
+            // SAFETY: `fd` is the ring's fd or its registered index; the SQEs
+            // being submitted were pushed under `submit`'s contract.
+            let res = unsafe {
+                ring_fd::enter(
+                    fd,
+                    registered,
+                    to_submit as u32,
+                    min_complete,
+                    flags,
+                    batch.as_ref(),
+                )
             };
             match res {
                 Ok(_) => {}

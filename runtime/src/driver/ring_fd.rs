@@ -80,28 +80,95 @@ impl RegisteredRing {
         ));
     }
 
-    /// `io_uring_enter` through the registered index, without an extended
-    /// argument; returns the number of SQEs consumed.
-    ///
-    /// # Safety
-    /// The SQEs being submitted satisfy the driver's `submit` contract.
-    pub(crate) unsafe fn enter(
-        self,
-        to_submit: u32,
-        min_complete: u32,
-        flags: u32,
-    ) -> io::Result<u32> {
-        // The arguments are plain integers and a null argument pointer of
-        // size 0; the SQEs' own pointers are covered by this function's contract.
-        let res = syscall!(syscall(
-            libc::SYS_io_uring_enter,
-            self.index,
-            to_submit,
-            min_complete,
-            flags | IORING_ENTER_REGISTERED_RING,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-        ))?;
-        Ok(res as u32)
+    /// The index to pass to [`enter`] with `registered` set.
+    pub(crate) fn index(self) -> RawFd {
+        self.index as RawFd
     }
+}
+
+/// `io_uring_enter` flag: the argument is a `struct io_uring_getevents_arg`.
+const IORING_ENTER_EXT_ARG: u32 = 1 << 3;
+
+/// `struct io_uring_getevents_arg` of the kernel ABI (6.12 layout, with
+/// `min_wait_usec`).
+#[repr(C)]
+pub(crate) struct GeteventsArg {
+    sigmask: u64,
+    sigmask_sz: u32,
+    min_wait_usec: u32,
+    ts: u64,
+}
+
+/// `struct __kernel_timespec`.
+#[repr(C)]
+pub(crate) struct KernelTimespec {
+    tv_sec: i64,
+    tv_nsec: i64,
+}
+
+/// The overall timeout of a batched wait: without one, the kernel ends the
+/// wait when the minimum time is up even if nothing completed, and an idle
+/// loop would wake once per window. A day is "never" for a loop that
+/// waits again anyway.
+pub(crate) const BATCH_WAIT_LIMIT: KernelTimespec = KernelTimespec {
+    tv_sec: 86_400,
+    tv_nsec: 0,
+};
+
+impl GeteventsArg {
+    /// No signal mask; waits for `min_complete` CQEs, but returns once
+    /// `min_wait_usec` passed if at least one arrived, and after that at
+    /// the first one, or at `limit` (IORING_FEAT_MIN_TIMEOUT, Linux 6.12).
+    /// `limit` must outlive the `enter` call this argument is passed to.
+    pub(crate) fn min_wait(min_wait_usec: u32, limit: &KernelTimespec) -> GeteventsArg {
+        GeteventsArg {
+            sigmask: 0,
+            sigmask_sz: 0,
+            min_wait_usec,
+            ts: limit as *const KernelTimespec as u64,
+        }
+    }
+}
+
+/// `io_uring_enter` on `fd` (a registered index if `registered`), with an
+/// optional extended argument; returns the number of SQEs consumed.
+///
+/// # Safety
+/// `fd` is the ring's fd or its registered index; the SQEs being submitted
+/// satisfy the driver's `submit` contract.
+pub(crate) unsafe fn enter(
+    fd: RawFd,
+    registered: bool,
+    to_submit: u32,
+    min_complete: u32,
+    mut flags: u32,
+    arg: Option<&GeteventsArg>,
+) -> io::Result<u32> {
+    if registered {
+        flags |= IORING_ENTER_REGISTERED_RING;
+    }
+    let (ptr, size) = match arg {
+        Some(arg) => {
+            flags |= IORING_ENTER_EXT_ARG;
+            (
+                (arg as *const GeteventsArg).cast::<libc::c_void>(),
+                std::mem::size_of::<GeteventsArg>(),
+            )
+        }
+        None => (std::ptr::null(), 0),
+    };
+    // The arguments are integers and either a null pointer of size 0 or a
+    // live GeteventsArg (and the timespec it points to) that the kernel only
+    // reads during the call; the SQEs' own pointers are covered by this
+    // function's contract.
+    let res = syscall!(syscall(
+        libc::SYS_io_uring_enter,
+        fd,
+        to_submit,
+        min_complete,
+        flags,
+        ptr,
+        size,
+    ))?;
+    Ok(res as u32)
 }

@@ -34,6 +34,9 @@ pub struct Features {
     /// 5.19; 0 = none). Sockets of `ringloop-net` take a slot while one is
     /// free, and their ops skip the kernel's per-op file lookup.
     pub fixed_files: u32,
+    /// IORING_FEAT_MIN_TIMEOUT (6.12): a wait can gather completions for a
+    /// minimum time before waking ([`Builder::batch_wait`](crate::Builder::batch_wait)).
+    pub min_timeout: bool,
 }
 
 /// The ring set-up choices a [`Builder`](crate::Builder) passes down.
@@ -44,6 +47,7 @@ pub(crate) struct SetupOptions {
     pub defer_taskrun: bool,
     pub register_ring_fd: bool,
     pub fixed_files: u32,
+    pub batch_wait: std::time::Duration,
 }
 
 /// Builds the ring, dropping optional flags the kernel rejects (EINVAL) one
@@ -173,6 +177,7 @@ mod tests {
             defer_taskrun: true,
             register_ring_fd: true,
             fixed_files: 0,
+            batch_wait: std::time::Duration::ZERO,
         };
         let (_ring, f) = build_ring(&opts).expect("this machine has io_uring");
         assert!(f.nodrop);
