@@ -33,28 +33,26 @@ fn a_batched_wait_still_completes_ops_timeouts_and_remote_wakes() {
 }
 
 async fn round_of_wake_ups() {
-    {
-        // A read that completes while the loop waits (written by a thread).
-        let (r, mut w) = std::io::pipe().unwrap();
-        let fd = ringloop_runtime::fd::SharedFd::new(OwnedFd::from(r));
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            w.write_all(b"late").unwrap();
-        });
-        let (res, buf) = op::read(&fd, Vec::with_capacity(8), None).await;
-        assert_eq!(res.unwrap(), 4);
-        assert_eq!(buf, b"late");
-        writer.join().unwrap();
-        // A ring timeout alone (nothing else completes meanwhile).
-        for _ in 0..20 {
-            op::timeout(Duration::from_millis(1), TimeoutKind::Relative)
-                .await
-                .unwrap();
-        }
-        // Wake-ups from another thread (the blocking pool's eventfd path).
-        for i in 0..20u32 {
-            assert_eq!(to_thread(move || i * 2).await.unwrap(), i * 2);
-        }
+    // A read that completes while the loop waits (written by a thread).
+    let (r, mut w) = std::io::pipe().unwrap();
+    let fd = ringloop_runtime::fd::SharedFd::new(OwnedFd::from(r));
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        w.write_all(b"late").unwrap();
+    });
+    let (res, buf) = op::read(&fd, Vec::with_capacity(8), None).await;
+    assert_eq!(res.unwrap(), 4);
+    assert_eq!(buf, b"late");
+    writer.join().unwrap();
+    // A ring timeout alone (nothing else completes meanwhile).
+    for _ in 0..20 {
+        op::timeout(Duration::from_millis(1), TimeoutKind::Relative)
+            .await
+            .unwrap();
+    }
+    // Wake-ups from another thread (the blocking pool's eventfd path).
+    for i in 0..20u32 {
+        assert_eq!(to_thread(move || i * 2).await.unwrap(), i * 2);
     }
 }
 
