@@ -32,7 +32,9 @@ pub(crate) struct Core {
     pub(crate) driver: Rc<RefCell<Driver>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) blocking: crate::blocking::Pool,
-    tasks: RefCell<slab::Slab<Rc<dyn Runnable>>>,
+    /// Live tasks with their ids, so a queued (slot, id) is checked
+    /// without reaching into the task.
+    tasks: RefCell<slab::Slab<(u64, Rc<dyn Runnable>)>>,
     /// Tasks ready to run, as (slot, id): a stale entry whose id no longer
     /// matches its slot is skipped.
     queue: RefCell<VecDeque<(usize, u64)>>,
@@ -95,7 +97,7 @@ impl Core {
             shared: self.shared.clone(),
         });
         let task = Task::new(future, header, Meta { name, location }, &self.config);
-        entry.insert(task.clone());
+        entry.insert((id, task.clone()));
         drop(tasks);
         self.queue.borrow_mut().push_back((key, id));
         JoinHandle::new(task)
@@ -135,12 +137,12 @@ impl Core {
                 return;
             };
             let task = match self.tasks.borrow().get(key) {
-                Some(task) if task.header().id == id => task.clone(),
+                Some((live, task)) if *live == id => task.clone(),
                 _ => continue,
             };
             if task.run(&self.config) {
                 let mut tasks = self.tasks.borrow_mut();
-                if tasks.get(key).is_some_and(|t| t.header().id == id) {
+                if tasks.get(key).is_some_and(|(live, _)| *live == id) {
                     let task = tasks.remove(key);
                     drop(tasks);
                     drop(task);
@@ -186,7 +188,7 @@ impl Core {
         self.tasks
             .borrow()
             .iter()
-            .map(|(_, t)| t.describe())
+            .map(|(_, (_, t))| t.describe())
             .collect()
     }
 
@@ -211,7 +213,7 @@ impl Core {
             if tasks.is_empty() {
                 break;
             }
-            for task in tasks {
+            for (_, task) in tasks {
                 task.cancel();
             }
         }
