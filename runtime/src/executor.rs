@@ -79,6 +79,20 @@ impl Core {
         }
     }
 
+    /// Wakes a waker the driver collected. Most are this runtime's own task
+    /// wakers: those are queued directly, without the thread-local lookup
+    /// that finds the runtime in the general path.
+    fn wake(&self, waker: Waker) {
+        match Header::of(&waker) {
+            Some(header) if Arc::ptr_eq(&header.shared, &self.shared) => {
+                if !header.scheduled.swap(true, Ordering::AcqRel) {
+                    self.schedule(header.key, header.id);
+                }
+            }
+            _ => waker.wake(),
+        }
+    }
+
     pub(crate) fn spawn<F: Future + 'static>(
         &self,
         future: F,
@@ -112,7 +126,7 @@ impl Core {
             scheduled: AtomicBool::new(true),
             shared: self.shared.clone(),
         });
-        let waker = Waker::from(header.clone());
+        let waker = header.waker();
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         self.main_woken.set(true);
@@ -177,7 +191,7 @@ impl Core {
             orphan.complete(cqe);
         }
         for waker in wakers.drain(..) {
-            waker.wake();
+            self.wake(waker);
         }
         *self.wakers.borrow_mut() = wakers;
         *self.orphans.borrow_mut() = orphans;

@@ -91,7 +91,7 @@ pub(crate) struct Task<F: Future> {
 impl<F: Future + 'static> Task<F> {
     pub(crate) fn new(future: F, header: Arc<Header>, meta: Meta, config: &Config) -> Rc<Self> {
         Rc::new(Task {
-            waker: Waker::from(header.clone()),
+            waker: header.waker(),
             header,
             stage: RefCell::new(Stage::Running(future)),
             join_waker: Cell::new(None),
