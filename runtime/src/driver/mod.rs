@@ -11,6 +11,7 @@ mod ring_fd;
 pub(crate) mod setup;
 
 pub use lifecycle::CqeResult;
+use lifecycle::RawCqe;
 pub(crate) use lifecycle::{Lifecycle, MultiOrphan, Orphan};
 pub use setup::Features;
 
@@ -164,13 +165,14 @@ impl Driver {
         match slot {
             Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => {}
             Lifecycle::Waiting(w) => w.clone_from(cx.waker()),
-            Lifecycle::Completed(_) => match self.ops.remove(key) {
-                Lifecycle::Completed(cqe) => return Poll::Ready(cqe),
-                _ => unreachable!("matched Completed above"),
-            },
+            Lifecycle::Completed(cqe) => {
+                let cqe = *cqe;
+                self.ops.remove(key);
+                return Poll::Ready(cqe.result());
+            }
             // The kernel may still own this op's memory; it can never complete.
             Lifecycle::Leaked => {}
-            Lifecycle::Ignored(_) | Lifecycle::Multi { .. } | Lifecycle::IgnoredMulti(_) => {
+            Lifecycle::Ignored(_) | Lifecycle::Multi(_) | Lifecycle::IgnoredMulti(_) => {
                 unreachable!("a live single-shot op is never ignored or multishot")
             }
         }
@@ -188,27 +190,22 @@ impl Driver {
             .ops
             .get_mut(key)
             .expect("op slot exists while its stream does");
-        let Lifecycle::Multi {
-            queue,
-            waker,
-            finished,
-        } = slot
-        else {
+        let Lifecycle::Multi(multi) = slot else {
             if matches!(slot, Lifecycle::Leaked) {
                 return Poll::Pending;
             }
             unreachable!("a live multishot op is always in the Multi state");
         };
-        if let Some(cqe) = queue.pop_front() {
+        if let Some(cqe) = multi.queue.pop_front() {
             return Poll::Ready(Some(cqe));
         }
-        if *finished {
+        if multi.finished {
             self.ops.remove(key);
             return Poll::Ready(None);
         }
-        match waker {
+        match &mut multi.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *waker = Some(cx.waker().clone()),
+            waker => *waker = Some(cx.waker().clone()),
         }
         Poll::Pending
     }
@@ -226,10 +223,11 @@ impl Driver {
             .get_mut(key)
             .expect("op slot exists while its future does");
         match slot {
-            Lifecycle::Completed(_) => match self.ops.remove(key) {
-                Lifecycle::Completed(cqe) => Some((orphan, cqe)),
-                _ => unreachable!("matched Completed above"),
-            },
+            Lifecycle::Completed(cqe) => {
+                let cqe = cqe.result();
+                self.ops.remove(key);
+                Some((orphan, cqe))
+            }
             Lifecycle::Waiting(_) => {
                 *slot = Lifecycle::Ignored(orphan);
                 self.cancel(key);
@@ -240,7 +238,7 @@ impl Driver {
                 std::mem::forget(orphan);
                 None
             }
-            Lifecycle::Ignored(_) | Lifecycle::Multi { .. } | Lifecycle::IgnoredMulti(_) => {
+            Lifecycle::Ignored(_) | Lifecycle::Multi(_) | Lifecycle::IgnoredMulti(_) => {
                 unreachable!("a live single-shot op is never ignored or multishot")
             }
         }
@@ -254,13 +252,11 @@ impl Driver {
             .get_mut(key)
             .expect("op slot exists while its stream does");
         match std::mem::replace(slot, Lifecycle::Leaked) {
-            Lifecycle::Multi {
-                queue, finished, ..
-            } => {
-                for cqe in queue {
+            Lifecycle::Multi(multi) => {
+                for cqe in multi.queue {
                     orphan.complete_next(cqe);
                 }
-                if finished {
+                if multi.finished {
                     self.ops.remove(key);
                 } else {
                     *slot = Lifecycle::IgnoredMulti(orphan);
@@ -412,7 +408,7 @@ impl Driver {
                 _ => {}
             }
             let key = user_data as usize;
-            let result = CqeResult::new(cqe.result(), cqe.flags());
+            let raw = RawCqe::new(cqe.result(), cqe.flags());
             let Some(slot) = ops.get_mut(key) else {
                 debug_assert!(false, "CQE for unknown op {key}");
                 continue;
@@ -420,28 +416,26 @@ impl Driver {
             match slot {
                 Lifecycle::Waiting(_) => {
                     if let Lifecycle::Waiting(w) =
-                        std::mem::replace(slot, Lifecycle::Completed(result))
+                        std::mem::replace(slot, Lifecycle::Completed(raw))
                     {
                         woken.push(w);
                     }
                 }
                 Lifecycle::Ignored(_) => {
                     if let Lifecycle::Ignored(orphan) = ops.remove(key) {
-                        finished_orphans.push((orphan, result));
+                        finished_orphans.push((orphan, raw.result()));
                     }
                 }
-                Lifecycle::Multi {
-                    queue,
-                    waker,
-                    finished,
-                } => {
-                    *finished = !result.more();
-                    queue.push_back(result);
-                    if let Some(w) = waker.take() {
+                Lifecycle::Multi(multi) => {
+                    let result = raw.result();
+                    multi.finished = !result.more();
+                    multi.queue.push_back(result);
+                    if let Some(w) = multi.waker.take() {
                         woken.push(w);
                     }
                 }
                 Lifecycle::IgnoredMulti(orphan) => {
+                    let result = raw.result();
                     let last = !result.more();
                     orphan.complete_next(result);
                     if last {
