@@ -167,7 +167,9 @@ impl Driver {
             Lifecycle::Waiting(w) => w.clone_from(cx.waker()),
             Lifecycle::Completed(cqe) => {
                 let cqe = *cqe;
-                self.ops.remove(key);
+                // A Completed slot owns nothing: forgetting it skips an
+                // out-of-line drop_in_place::<Lifecycle> on every op.
+                std::mem::forget(self.ops.remove(key));
                 return Poll::Ready(cqe.result());
             }
             // The kernel may still own this op's memory; it can never complete.
