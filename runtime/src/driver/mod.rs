@@ -113,6 +113,7 @@ impl Driver {
     /// Every pointer in `entry` must stay valid, and unaliased where the
     /// kernel writes, until the op's final CQE: the caller either keeps the
     /// memory alive itself until then or hands it to [`Driver::abandon`].
+    #[inline]
     pub(crate) unsafe fn submit(
         &mut self,
         entry: squeue::Entry,
@@ -157,6 +158,7 @@ impl Driver {
 
     /// Polls a single-shot op: `Ready` with its CQE (freeing the slot) or
     /// `Pending` with the waker stored.
+    #[inline]
     pub(crate) fn poll_op(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<CqeResult> {
         let slot = self
             .ops
