@@ -132,14 +132,30 @@ impl Driver {
     ///
     /// # Safety
     /// As for [`Driver::submit`].
+    #[inline]
     unsafe fn push(&mut self, entry: &squeue::Entry) {
+        let ring = self.ring.as_mut().expect("push on a live ring");
+        // SAFETY: forwarded from this function's contract.
+        if unsafe { ring.submission().push(entry) }.is_err() {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { self.push_full(entry) };
+        }
+    }
+
+    /// The slow path of [`Driver::push`], kept out of line: the SQ is full.
+    ///
+    /// # Safety
+    /// As for [`Driver::submit`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn push_full(&mut self, entry: &squeue::Entry) {
         loop {
+            self.flush();
             let ring = self.ring.as_mut().expect("push on a live ring");
             // SAFETY: forwarded from this function's contract.
             if unsafe { ring.submission().push(entry) }.is_ok() {
                 return;
             }
-            self.flush();
         }
     }
 
