@@ -79,9 +79,8 @@ impl Core {
         }
     }
 
-    /// Wakes a waker the driver collected. Most are this runtime's own task
-    /// wakers: those are queued directly, without the thread-local lookup
-    /// that finds the runtime in the general path.
+    /// Wakes a waker `turn` did not queue itself: this runtime's block_on
+    /// waker is queued directly too, anything else is woken normally.
     fn wake(&self, waker: Waker) {
         match Header::of(&waker) {
             Some(header) if Arc::ptr_eq(&header.shared, &self.shared) => {
@@ -190,9 +189,26 @@ impl Core {
         for (orphan, cqe) in orphans.drain(..) {
             orphan.complete(cqe);
         }
+        // Most wakers are this runtime's task wakers: those are queued
+        // directly, under one borrow of the queue, without the thread-local
+        // lookup of the general path. Any other waker is woken without the
+        // borrow: it may reach the queue.
+        let mut queue = self.queue.borrow_mut();
         for waker in wakers.drain(..) {
-            self.wake(waker);
+            match Header::of(&waker) {
+                Some(h) if Arc::ptr_eq(&h.shared, &self.shared) && h.key != MAIN_KEY => {
+                    if !h.scheduled.swap(true, Ordering::AcqRel) {
+                        queue.push_back((h.key, h.id));
+                    }
+                }
+                _ => {
+                    drop(queue);
+                    self.wake(waker);
+                    queue = self.queue.borrow_mut();
+                }
+            }
         }
+        drop(queue);
         *self.wakers.borrow_mut() = wakers;
         *self.orphans.borrow_mut() = orphans;
     }
