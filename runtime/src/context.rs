@@ -18,6 +18,7 @@ pub(crate) fn ring_id() -> u64 {
 }
 
 /// Runs `f` with the current runtime, if this thread is inside one.
+#[inline]
 pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
     CURRENT
         .try_with(|c| {
@@ -36,6 +37,7 @@ pub(crate) fn core(what: &str) -> Rc<Core> {
 
 /// The current runtime's driver (for submitting ops). On the path of every
 /// op, so it clones only the driver handle, not the runtime's.
+#[inline]
 #[track_caller]
 pub(crate) fn driver() -> Rc<RefCell<Driver>> {
     with_core(|core| core.driver.clone()).unwrap_or_else(|| outside_runtime("an io_uring op"))

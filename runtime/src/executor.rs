@@ -32,7 +32,9 @@ pub(crate) struct Core {
     pub(crate) driver: Rc<RefCell<Driver>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) blocking: crate::blocking::Pool,
-    tasks: RefCell<slab::Slab<Rc<dyn Runnable>>>,
+    /// Live tasks with their ids, so a queued (slot, id) is checked
+    /// without reaching into the task.
+    tasks: RefCell<slab::Slab<(u64, Rc<dyn Runnable>)>>,
     /// Tasks ready to run, as (slot, id): a stale entry whose id no longer
     /// matches its slot is skipped.
     queue: RefCell<VecDeque<(usize, u64)>>,
@@ -80,6 +82,19 @@ impl Core {
         }
     }
 
+    /// Wakes a waker `turn` did not queue itself: this runtime's block_on
+    /// waker is queued directly too, anything else is woken normally.
+    fn wake(&self, waker: Waker) {
+        match Header::of(&waker) {
+            Some(header) if Arc::ptr_eq(&header.shared, &self.shared) => {
+                if !header.scheduled.swap(true, Ordering::AcqRel) {
+                    self.schedule(header.key, header.id);
+                }
+            }
+            _ => waker.wake(),
+        }
+    }
+
     pub(crate) fn spawn<F: Future + 'static>(
         &self,
         future: F,
@@ -98,7 +113,7 @@ impl Core {
             shared: self.shared.clone(),
         });
         let task = Task::new(future, header, Meta { name, location }, &self.config);
-        entry.insert(task.clone());
+        entry.insert((id, task.clone()));
         drop(tasks);
         self.queue.borrow_mut().push_back((key, id));
         JoinHandle::new(task)
@@ -113,7 +128,7 @@ impl Core {
             scheduled: AtomicBool::new(true),
             shared: self.shared.clone(),
         });
-        let waker = Waker::from(header.clone());
+        let waker = header.waker();
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         self.main_woken.set(true);
@@ -138,12 +153,12 @@ impl Core {
                 return;
             };
             let task = match self.tasks.borrow().get(key) {
-                Some(task) if task.header().id == id => task.clone(),
+                Some((live, task)) if *live == id => task.clone(),
                 _ => continue,
             };
             if task.run(&self.config) {
                 let mut tasks = self.tasks.borrow_mut();
-                if tasks.get(key).is_some_and(|t| t.header().id == id) {
+                if tasks.get(key).is_some_and(|(live, _)| *live == id) {
                     let task = tasks.remove(key);
                     drop(tasks);
                     drop(task);
@@ -177,9 +192,26 @@ impl Core {
         for (orphan, cqe) in orphans.drain(..) {
             orphan.complete(cqe);
         }
+        // Most wakers are this runtime's task wakers: those are queued
+        // directly, under one borrow of the queue, without the thread-local
+        // lookup of the general path. Any other waker is woken without the
+        // borrow: it may reach the queue.
+        let mut queue = self.queue.borrow_mut();
         for waker in wakers.drain(..) {
-            waker.wake();
+            match Header::of(&waker) {
+                Some(h) if Arc::ptr_eq(&h.shared, &self.shared) && h.key != MAIN_KEY => {
+                    if !h.scheduled.swap(true, Ordering::AcqRel) {
+                        queue.push_back((h.key, h.id));
+                    }
+                }
+                _ => {
+                    drop(queue);
+                    self.wake(waker);
+                    queue = self.queue.borrow_mut();
+                }
+            }
         }
+        drop(queue);
         *self.wakers.borrow_mut() = wakers;
         *self.orphans.borrow_mut() = orphans;
     }
@@ -189,7 +221,7 @@ impl Core {
         self.tasks
             .borrow()
             .iter()
-            .map(|(_, t)| t.describe())
+            .map(|(_, (_, t))| t.describe())
             .collect()
     }
 
@@ -214,7 +246,7 @@ impl Core {
             if tasks.is_empty() {
                 break;
             }
-            for task in tasks {
+            for (_, task) in tasks {
                 task.cancel();
             }
         }

@@ -35,6 +35,24 @@ impl CqeResult {
     }
 }
 
+/// A CQE waiting in its op's slot: the raw result and flags. Eight bytes,
+/// where a [`CqeResult`] is 24; it is built when the op takes the CQE.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawCqe {
+    res: i32,
+    flags: u32,
+}
+
+impl RawCqe {
+    pub(crate) fn new(res: i32, flags: u32) -> Self {
+        RawCqe { res, flags }
+    }
+
+    pub(crate) fn result(self) -> CqeResult {
+        CqeResult::new(self.res, self.flags)
+    }
+}
+
 /// The resources of an op whose future was dropped before its CQE.
 ///
 /// They must outlive the kernel's use of them, so the driver keeps them until
@@ -49,23 +67,20 @@ pub(crate) trait MultiOrphan {
     fn complete_next(&mut self, cqe: CqeResult);
 }
 
-/// The state machine of one op slot.
+/// The state machine of one op slot. Kept small (24 bytes): single-shot ops,
+/// the common case, are inserted, completed and removed by value.
 pub(crate) enum Lifecycle {
     /// Pushed to the SQ by the op's first poll; a task waits for the CQE.
     /// -> Completed (CQE), Ignored (dropped).
     Waiting(Waker),
     /// The CQE arrived; the op future takes it on its next poll and frees the slot.
-    Completed(CqeResult),
+    Completed(RawCqe),
     /// The op future was dropped in flight; the slot owns its resources until
     /// the CQE, then frees everything.
     Ignored(Box<dyn Orphan>),
-    /// A multishot op: CQEs queue up until the stream takes them. `finished`
-    /// once a CQE without IORING_CQE_F_MORE arrived.
-    Multi {
-        queue: VecDeque<CqeResult>,
-        waker: Option<Waker>,
-        finished: bool,
-    },
+    /// A multishot op: CQEs queue up until the stream takes them (boxed:
+    /// rare and larger than the other states).
+    Multi(Box<MultiState>),
     /// A multishot op whose stream was dropped: every CQE is completed and
     /// dropped, the slot freed on the final one.
     IgnoredMulti(Box<dyn MultiOrphan>),
@@ -80,8 +95,19 @@ impl Lifecycle {
         match self {
             Lifecycle::Waiting(_) => true,
             Lifecycle::Ignored(_) | Lifecycle::IgnoredMulti(_) => true,
-            Lifecycle::Multi { finished, .. } => !finished,
+            Lifecycle::Multi(multi) => !multi.finished,
             Lifecycle::Completed(_) | Lifecycle::Leaked => false,
         }
     }
+}
+
+/// The slot of a multishot op.
+#[derive(Default)]
+pub(crate) struct MultiState {
+    /// CQEs not yet taken by the stream.
+    pub(crate) queue: VecDeque<CqeResult>,
+    /// The task polling the stream, once it has waited.
+    pub(crate) waker: Option<Waker>,
+    /// Set once a CQE without IORING_CQE_F_MORE arrived.
+    pub(crate) finished: bool,
 }

@@ -12,6 +12,7 @@ mod ring_fd;
 pub(crate) mod setup;
 
 pub use lifecycle::CqeResult;
+use lifecycle::RawCqe;
 pub(crate) use lifecycle::{Lifecycle, MultiOrphan, Orphan};
 pub use setup::Features;
 
@@ -157,6 +158,7 @@ impl Driver {
     /// Every pointer in `entry` must stay valid, and unaliased where the
     /// kernel writes, until the op's final CQE: the caller either keeps the
     /// memory alive itself until then or hands it to [`Driver::abandon`].
+    #[inline]
     pub(crate) unsafe fn submit(
         &mut self,
         entry: squeue::Entry,
@@ -175,14 +177,30 @@ impl Driver {
     ///
     /// # Safety
     /// As for [`Driver::submit`].
+    #[inline]
     unsafe fn push(&mut self, entry: &squeue::Entry) {
+        let ring = self.ring.as_mut().expect("push on a live ring");
+        // SAFETY: forwarded from this function's contract.
+        if unsafe { ring.submission().push(entry) }.is_err() {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { self.push_full(entry) };
+        }
+    }
+
+    /// The slow path of [`Driver::push`], kept out of line: the SQ is full.
+    ///
+    /// # Safety
+    /// As for [`Driver::submit`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn push_full(&mut self, entry: &squeue::Entry) {
         loop {
+            self.flush();
             let ring = self.ring.as_mut().expect("push on a live ring");
             // SAFETY: forwarded from this function's contract.
             if unsafe { ring.submission().push(entry) }.is_ok() {
                 return;
             }
-            self.flush();
         }
     }
 
@@ -201,6 +219,7 @@ impl Driver {
 
     /// Polls a single-shot op: `Ready` with its CQE (freeing the slot) or
     /// `Pending` with the waker stored.
+    #[inline]
     pub(crate) fn poll_op(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<CqeResult> {
         let slot = self
             .ops
@@ -209,13 +228,16 @@ impl Driver {
         match slot {
             Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => {}
             Lifecycle::Waiting(w) => w.clone_from(cx.waker()),
-            Lifecycle::Completed(_) => match self.ops.remove(key) {
-                Lifecycle::Completed(cqe) => return Poll::Ready(cqe),
-                _ => unreachable!("matched Completed above"),
-            },
+            Lifecycle::Completed(cqe) => {
+                let cqe = *cqe;
+                // A Completed slot owns nothing: forgetting it skips an
+                // out-of-line drop_in_place::<Lifecycle> on every op.
+                std::mem::forget(self.ops.remove(key));
+                return Poll::Ready(cqe.result());
+            }
             // The kernel may still own this op's memory; it can never complete.
             Lifecycle::Leaked => {}
-            Lifecycle::Ignored(_) | Lifecycle::Multi { .. } | Lifecycle::IgnoredMulti(_) => {
+            Lifecycle::Ignored(_) | Lifecycle::Multi(_) | Lifecycle::IgnoredMulti(_) => {
                 unreachable!("a live single-shot op is never ignored or multishot")
             }
         }
@@ -233,27 +255,22 @@ impl Driver {
             .ops
             .get_mut(key)
             .expect("op slot exists while its stream does");
-        let Lifecycle::Multi {
-            queue,
-            waker,
-            finished,
-        } = slot
-        else {
+        let Lifecycle::Multi(multi) = slot else {
             if matches!(slot, Lifecycle::Leaked) {
                 return Poll::Pending;
             }
             unreachable!("a live multishot op is always in the Multi state");
         };
-        if let Some(cqe) = queue.pop_front() {
+        if let Some(cqe) = multi.queue.pop_front() {
             return Poll::Ready(Some(cqe));
         }
-        if *finished {
+        if multi.finished {
             self.ops.remove(key);
             return Poll::Ready(None);
         }
-        match waker {
+        match &mut multi.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *waker = Some(cx.waker().clone()),
+            waker => *waker = Some(cx.waker().clone()),
         }
         Poll::Pending
     }
@@ -271,10 +288,11 @@ impl Driver {
             .get_mut(key)
             .expect("op slot exists while its future does");
         match slot {
-            Lifecycle::Completed(_) => match self.ops.remove(key) {
-                Lifecycle::Completed(cqe) => Some((orphan, cqe)),
-                _ => unreachable!("matched Completed above"),
-            },
+            Lifecycle::Completed(cqe) => {
+                let cqe = cqe.result();
+                self.ops.remove(key);
+                Some((orphan, cqe))
+            }
             Lifecycle::Waiting(_) => {
                 *slot = Lifecycle::Ignored(orphan);
                 self.cancel(key);
@@ -285,7 +303,7 @@ impl Driver {
                 std::mem::forget(orphan);
                 None
             }
-            Lifecycle::Ignored(_) | Lifecycle::Multi { .. } | Lifecycle::IgnoredMulti(_) => {
+            Lifecycle::Ignored(_) | Lifecycle::Multi(_) | Lifecycle::IgnoredMulti(_) => {
                 unreachable!("a live single-shot op is never ignored or multishot")
             }
         }
@@ -299,13 +317,11 @@ impl Driver {
             .get_mut(key)
             .expect("op slot exists while its stream does");
         match std::mem::replace(slot, Lifecycle::Leaked) {
-            Lifecycle::Multi {
-                queue, finished, ..
-            } => {
-                for cqe in queue {
+            Lifecycle::Multi(multi) => {
+                for cqe in multi.queue {
                     orphan.complete_next(cqe);
                 }
-                if finished {
+                if multi.finished {
                     self.ops.remove(key);
                 } else {
                     *slot = Lifecycle::IgnoredMulti(orphan);
@@ -478,7 +494,7 @@ impl Driver {
                 _ => {}
             }
             let key = user_data as usize;
-            let result = CqeResult::new(cqe.result(), cqe.flags());
+            let raw = RawCqe::new(cqe.result(), cqe.flags());
             let Some(slot) = ops.get_mut(key) else {
                 debug_assert!(false, "CQE for unknown op {key}");
                 continue;
@@ -486,28 +502,26 @@ impl Driver {
             match slot {
                 Lifecycle::Waiting(_) => {
                     if let Lifecycle::Waiting(w) =
-                        std::mem::replace(slot, Lifecycle::Completed(result))
+                        std::mem::replace(slot, Lifecycle::Completed(raw))
                     {
                         woken.push(w);
                     }
                 }
                 Lifecycle::Ignored(_) => {
                     if let Lifecycle::Ignored(orphan) = ops.remove(key) {
-                        finished_orphans.push((orphan, result));
+                        finished_orphans.push((orphan, raw.result()));
                     }
                 }
-                Lifecycle::Multi {
-                    queue,
-                    waker,
-                    finished,
-                } => {
-                    *finished = !result.more();
-                    queue.push_back(result);
-                    if let Some(w) = waker.take() {
+                Lifecycle::Multi(multi) => {
+                    let result = raw.result();
+                    multi.finished = !result.more();
+                    multi.queue.push_back(result);
+                    if let Some(w) = multi.waker.take() {
                         woken.push(w);
                     }
                 }
                 Lifecycle::IgnoredMulti(orphan) => {
+                    let result = raw.result();
                     let last = !result.more();
                     orphan.complete_next(result);
                     if last {

@@ -303,11 +303,7 @@ impl<T: MultiCompletable> Stream for MultiOp<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T::Item>> {
         let this = self.get_mut();
-        let initial = || Lifecycle::Multi {
-            queue: Default::default(),
-            waker: None,
-            finished: false,
-        };
+        let initial = || Lifecycle::Multi(Box::default());
         // SAFETY: as in `Op::poll`; `this.data` lives until the final CQE or
         // is handed to `abandon_multi`.
         if let Err(e) = unsafe { this.state.submit(initial) } {

@@ -61,7 +61,6 @@ pub(crate) trait Runnable {
     fn run(&self, config: &Config) -> bool;
     /// Drops the future (shutdown); the handle resolves to "cancelled".
     fn cancel(&self);
-    fn header(&self) -> &Header;
     /// The task as reports name it.
     fn describe(&self) -> String;
 }
@@ -92,7 +91,7 @@ pub(crate) struct Task<F: Future> {
 impl<F: Future + 'static> Task<F> {
     pub(crate) fn new(future: F, header: Arc<Header>, meta: Meta, config: &Config) -> Rc<Self> {
         Rc::new(Task {
-            waker: Waker::from(header.clone()),
+            waker: header.waker(),
             header,
             stage: RefCell::new(Stage::Running(future)),
             join_waker: Cell::new(None),
@@ -216,10 +215,6 @@ impl<F: Future + 'static> Runnable for Task<F> {
             let err = JoinError::cancelled(self.header.id, self.meta.name.clone());
             self.finish(&mut stage, Err(err));
         }
-    }
-
-    fn header(&self) -> &Header {
-        &self.header
     }
 
     fn describe(&self) -> String {

@@ -5,7 +5,7 @@ use crate::context;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Wake;
+use std::task::{RawWaker, RawWakerVTable, Waker};
 
 /// The key of the future passed to `block_on` (not a spawned task).
 pub(crate) const MAIN_KEY: usize = usize::MAX;
@@ -61,12 +61,29 @@ pub(crate) struct Header {
     pub(crate) shared: Arc<Shared>,
 }
 
-impl Wake for Header {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+impl Header {
+    /// A waker holding one reference to this header.
+    pub(crate) fn waker(self: &Arc<Self>) -> Waker {
+        let data = Arc::into_raw(self.clone()).cast::<()>();
+        // SAFETY: `data` comes from `Arc::into_raw` of a `Header` and carries
+        // one strong reference, which is what every function of `VTABLE`
+        // expects of its argument.
+        unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) }
     }
 
-    fn wake_by_ref(self: &Arc<Self>) {
+    /// The header behind `waker` if it is a ringloop task waker.
+    pub(crate) fn of(waker: &Waker) -> Option<&Header> {
+        if !std::ptr::eq(waker.vtable(), &VTABLE) {
+            return None;
+        }
+        // SAFETY: only `Header::waker` (and `clone_raw`) build wakers with
+        // `VTABLE`, and their data is a live `Arc<Header>` pointer for as long
+        // as the waker exists, which outlives the returned borrow.
+        Some(unsafe { &*waker.data().cast::<Header>() })
+    }
+
+    /// Schedules the task unless it is already queued.
+    fn wake_by_ref(&self) {
         if self.scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -81,4 +98,40 @@ impl Wake for Header {
             self.shared.schedule_remote(self.key, self.id);
         }
     }
+}
+
+/// The waker functions of a task. A `static`, not a `const`, so that its
+/// address is unique and [`Header::of`] can recognise our own wakers.
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone_raw, wake_raw, wake_by_ref_raw, drop_raw);
+
+/// # Safety
+/// `data` is an `Arc<Header>` pointer holding a strong reference (true of
+/// the data of every waker built with `VTABLE`); so are the next three.
+unsafe fn clone_raw(data: *const ()) -> RawWaker {
+    // SAFETY: `data` is a live `Arc<Header>` pointer (this function's contract).
+    unsafe { Arc::increment_strong_count(data.cast::<Header>()) };
+    RawWaker::new(data, &VTABLE)
+}
+
+/// # Safety
+/// As for [`clone_raw`]; the reference is consumed.
+unsafe fn wake_raw(data: *const ()) {
+    // SAFETY: the waker's reference is handed over to this `Arc` (contract).
+    let header = unsafe { Arc::from_raw(data.cast::<Header>()) };
+    header.wake_by_ref();
+}
+
+/// # Safety
+/// As for [`clone_raw`].
+unsafe fn wake_by_ref_raw(data: *const ()) {
+    // SAFETY: the waker's reference keeps the header alive for this call.
+    let header = unsafe { &*data.cast::<Header>() };
+    header.wake_by_ref();
+}
+
+/// # Safety
+/// As for [`clone_raw`]; the reference is released.
+unsafe fn drop_raw(data: *const ()) {
+    // SAFETY: the waker's reference is released exactly once, here.
+    unsafe { Arc::decrement_strong_count(data.cast::<Header>()) };
 }
