@@ -58,6 +58,7 @@ mod udp;
 mod unix;
 
 pub use accept::Incoming;
+pub use addr::ToSocketAddrs;
 pub use poll::PollStream;
 pub use streams::{
     open_connection, open_unix_connection, start_server, start_unix_server, IncompleteRead,

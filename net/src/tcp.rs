@@ -1,14 +1,14 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
 use crate::accept::{FromAccepted, Incoming};
-use crate::addr::{context, resolve, try_each};
+use crate::addr::{context, resolve, resolve_blocking, try_each, Addrs, ToSocketAddrs};
 use crate::core::{stream_io_methods, StreamCore};
 use ringloop_runtime::buf::{IoBuf, IoBufMut};
 use ringloop_runtime::fd::SharedFd;
 use ringloop_runtime::op;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
@@ -112,14 +112,23 @@ impl TcpListener {
     /// Binds to `addr` (each resolved address in turn) with SO_REUSEADDR and
     /// a backlog of 1024, and starts listening. Port 0 picks a free port;
     /// see [`local_addr`](Self::local_addr).
+    ///
+    /// A host name is resolved synchronously, blocking the loop while the
+    /// system resolver runs; pass an IP address, or use
+    /// [`start_server`](crate::start_server), which resolves off the loop.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         TcpListener::bind_with(addr, &ListenOptions::new())
     }
 
     /// Like [`bind`](Self::bind) with [`ListenOptions`] (SO_REUSEPORT, backlog).
     pub fn bind_with<A: ToSocketAddrs>(addr: A, opts: &ListenOptions) -> io::Result<TcpListener> {
+        TcpListener::bind_addrs(resolve_blocking(&addr)?, opts)
+    }
+
+    /// Binds to the first of the resolved `addrs` that works.
+    pub(crate) fn bind_addrs(addrs: Addrs, opts: &ListenOptions) -> io::Result<TcpListener> {
         let mut last = None;
-        for addr in resolve(addr)? {
+        for addr in addrs {
             match opts.listen(Domain::for_address(addr), Some(Protocol::TCP), &addr.into()) {
                 Ok(socket) => {
                     return Ok(TcpListener {
@@ -204,8 +213,11 @@ impl TcpStream {
     /// Connects to `addr`, trying each resolved address (IPv4 or IPv6) in
     /// turn; the error of the last one if none accepts. A closed port fails
     /// with [`io::ErrorKind::ConnectionRefused`].
+    ///
+    /// A host name is resolved on the runtime's blocking pool, so the loop
+    /// keeps running other tasks meanwhile; IP addresses are used as they are.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
-        try_each(resolve(addr)?, |addr| async move {
+        try_each(resolve(&addr).await?, |addr| async move {
             TcpStream::connect_addr(addr)
                 .await
                 .map_err(|e| context(e, "could not connect to", addr))

@@ -1,11 +1,11 @@
 //! UDP: [`UdpSocket`].
 
-use crate::addr::{context, resolve, try_each};
+use crate::addr::{context, resolve, resolve_blocking, try_each, ToSocketAddrs};
 use crate::datagram::DatagramCore;
 use ringloop_runtime::buf::{IoBuf, IoBufMut};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 /// A UDP socket. Each send is one datagram; each receive returns one
 /// datagram, truncated to the buffer's capacity.
@@ -30,9 +30,12 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Binds to `addr` (each resolved address in turn). Port 0 picks a free port.
+    ///
+    /// A host name is resolved synchronously, blocking the loop while the
+    /// system resolver runs; pass an IP address where that matters.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         let mut last = None;
-        for addr in resolve(addr)? {
+        for addr in resolve_blocking(&addr)? {
             let bound = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
                 .and_then(|s| s.bind(&addr.into()).map(|()| s));
             match bound {
@@ -56,8 +59,9 @@ impl UdpSocket {
 
     /// Sets the default destination of [`send`](Self::send) and the only
     /// source [`recv`](Self::recv) accepts (the first resolved address that works).
+    /// A host name is resolved on the blocking pool, off the loop.
     pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        try_each(resolve(addr)?, |addr| async move {
+        try_each(resolve(&addr).await?, |addr| async move {
             self.core
                 .connect(addr.into())
                 .await
@@ -67,14 +71,17 @@ impl UdpSocket {
     }
 
     /// Sends the initialized bytes of `buf` as one datagram to `addr` (the
-    /// first resolved address).
+    /// first resolved address). A host name is resolved on the blocking
+    /// pool, off the loop, for every call: resolve it once and pass the
+    /// [`SocketAddr`] when sending many datagrams.
     pub async fn send_to<B: IoBuf, A: ToSocketAddrs>(
         &self,
         buf: B,
         addr: A,
     ) -> (io::Result<usize>, B) {
-        let addr = match resolve(addr) {
-            Ok(addrs) => addrs[0],
+        let addr = match resolve(&addr).await.map(|mut addrs| addrs.next()) {
+            Ok(Some(addr)) => addr,
+            Ok(None) => unreachable!("resolve() never returns an empty list"),
             Err(e) => return (Err(e), buf),
         };
         self.core.send_to(buf, addr.into()).await

@@ -2,7 +2,8 @@
 
 use super::{Reader, Writer};
 use crate::accept::{FromAccepted, Incoming};
-use crate::{TcpListener, TcpStream, UnixListener, UnixStream};
+use crate::addr::{resolve, ToSocketAddrs};
+use crate::{ListenOptions, TcpListener, TcpStream, UnixListener, UnixStream};
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::StreamExt;
 use ringloop_runtime::{spawn, JoinHandle};
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -21,7 +22,8 @@ use std::time::Duration;
 /// TCP_NODELAY, as asyncio sets it) is split into a [`Reader`] and a
 /// [`Writer`] and handed to `handler` in a task of its own. The server
 /// accepts until [`Server::close`]; it keeps running if the `Server`
-/// handle is dropped.
+/// handle is dropped. A host name in `addr` is resolved on the blocking
+/// pool, off the loop.
 ///
 /// ```no_run
 /// ringloop_runtime::run(async {
@@ -43,7 +45,8 @@ where
     H: Fn(Reader, Writer) -> F + 'static,
     F: Future<Output = ()> + 'static,
 {
-    Server::from_listener(TcpListener::bind(addr)?, handler)
+    let listener = TcpListener::bind_addrs(resolve(&addr).await?, &ListenOptions::new())?;
+    Server::from_listener(listener, handler)
 }
 
 /// Starts a server on the Unix socket file `path`; see [`start_server`].
