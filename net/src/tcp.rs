@@ -23,6 +23,7 @@ pub struct ListenOptions {
     backlog: i32,
     reuse_port: bool,
     only_v6: Option<bool>,
+    pub(crate) cleanup_socket: bool,
 }
 
 impl Default for ListenOptions {
@@ -32,12 +33,14 @@ impl Default for ListenOptions {
 }
 
 impl ListenOptions {
-    /// SO_REUSEADDR (always on), a backlog of 1024, no SO_REUSEPORT.
+    /// SO_REUSEADDR (always on), a backlog of 1024, no SO_REUSEPORT, and
+    /// Unix socket files removed when their listener closes.
     pub fn new() -> ListenOptions {
         ListenOptions {
             backlog: 1024,
             reuse_port: false,
             only_v6: None,
+            cleanup_socket: true,
         }
     }
 
@@ -59,6 +62,18 @@ impl ListenOptions {
     /// Unset, the system default (`net.ipv6.bindv6only`) applies.
     pub fn only_v6(mut self, on: bool) -> Self {
         self.only_v6 = Some(on);
+        self
+    }
+
+    /// Unix listeners only: whether the socket file a
+    /// [`UnixListener`](crate::UnixListener) bound to is removed when the
+    /// listener (and every [`Incoming`] stream taken from it) is dropped —
+    /// but only if the path still names the file the bind created (same
+    /// device and inode), so a socket file another process bound at the
+    /// same path since is left alone. On by default, as Python's
+    /// `cleanup_socket=True`; turn it off to manage the file yourself.
+    pub fn cleanup_socket(mut self, on: bool) -> Self {
+        self.cleanup_socket = on;
         self
     }
 
@@ -168,7 +183,7 @@ impl TcpListener {
     /// Outside a ringloop runtime (it asks the runtime which accept the
     /// kernel supports).
     pub fn incoming(&self) -> Incoming<TcpStream> {
-        Incoming::new(self.fd.clone())
+        Incoming::new(self.fd.clone(), None)
     }
 
     /// The address the listener is bound to (with the port the kernel

@@ -50,19 +50,19 @@ where
 }
 
 /// Starts a server on the Unix socket file `path`; see [`start_server`].
-/// The socket file is not removed on close.
+/// The socket file is removed when the server closes (if it is still the
+/// file this server created); to keep it, bind a [`UnixListener`] with
+/// [`ListenOptions::cleanup_socket`]`(false)` and serve it with
+/// [`Server::from_unix_listener`].
 pub async fn start_unix_server<P, H, F>(path: P, handler: H) -> io::Result<Server>
 where
     P: AsRef<Path>,
     H: Fn(Reader, Writer) -> F + 'static,
     F: Future<Output = ()> + 'static,
 {
-    let listener = UnixListener::bind(path)?;
-    Ok(Server::start(
-        listener.incoming(),
-        None,
+    Ok(Server::from_unix_listener(
+        UnixListener::bind(path)?,
         handler,
-        UnixStream::into_split,
     ))
 }
 
@@ -162,6 +162,19 @@ impl Server {
                 s.into_split()
             },
         ))
+    }
+
+    /// Serves connections of an existing Unix listener; see
+    /// [`start_unix_server`].
+    ///
+    /// # Panics
+    /// Outside a ringloop runtime (the accept loop is spawned at once).
+    pub fn from_unix_listener<H, F>(listener: UnixListener, handler: H) -> Server
+    where
+        H: Fn(Reader, Writer) -> F + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        Server::start(listener.incoming(), None, handler, UnixStream::into_split)
     }
 
     fn start<T, H, F>(
