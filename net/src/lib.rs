@@ -26,7 +26,9 @@
 //!   [`TcpListener`], [`TcpStream`], [`UdpSocket`], [`UnixListener`],
 //!   [`UnixStream`], [`UnixDatagram`]. Listeners' [`Incoming`] streams use
 //!   multishot ACCEPT where the kernel has it and back off when out of fds.
-//!   Stream reads are cancel-safe (see [`TcpStream::read`]).
+//!   Stream reads and datagram receives are cancel-safe (see
+//!   [`TcpStream::read`] and [`UdpSocket`]). Host names are resolved on the
+//!   blocking pool by the async methods (see [`ToSocketAddrs`]).
 //! - **asyncio-style streams**: [`open_connection`] and [`start_server`]
 //!   give a buffered [`Reader`] (`read_line`, `read_until`, `read_exact`)
 //!   and a back-pressured, cloneable [`Writer`]; [`Server`] closes and

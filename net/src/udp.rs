@@ -10,9 +10,12 @@ use std::net::SocketAddr;
 /// A UDP socket. Each send is one datagram; each receive returns one
 /// datagram, truncated to the buffer's capacity.
 ///
-/// A receive dropped before it completes is cancelled; a datagram the
-/// kernel delivered into its buffer just before is lost, as it could have
-/// been on the network. (Stream reads, by contrast, are cancel-safe.)
+/// Receives are cancel-safe: a `recv`/`recv_from` dropped before it
+/// completes stays in flight, and the datagram it gets is returned by the
+/// next receive (one datagram per receive, in order), so none the kernel
+/// delivered is lost. Such a datagram was truncated to the capacity of the
+/// dropped receive's buffer, and is truncated again to the next one's.
+/// Receive from one task at a time.
 ///
 /// ```no_run
 /// use ringloop_net::UdpSocket;
@@ -88,10 +91,25 @@ impl UdpSocket {
     }
 
     /// Receives one datagram into `buf` (truncated to its capacity) and the
-    /// address it came from.
+    /// address it came from. Cancel-safe (see [`UdpSocket`]).
+    ///
+    /// If a cancelled [`recv`](Self::recv) on a socket that is not connected
+    /// received the datagram, its source is unknown (RECV does not report
+    /// it): the data is in `buf`, and the error says so. Use `recv_from`
+    /// throughout on unconnected sockets.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> (io::Result<(usize, SocketAddr)>, B) {
         let (res, buf) = self.core.recv_from(buf).await;
         let res = res.and_then(|(n, addr)| {
+            let Some(addr) = addr else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "received a {n}-byte datagram (in the buffer) from an unknown source: \
+                         a cancelled recv() took it on an unconnected socket; use recv_from \
+                         throughout, or connect the socket"
+                    ),
+                ));
+            };
             let addr = addr.as_socket().ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidData, "datagram from a non-IP address")
             })?;
@@ -105,7 +123,8 @@ impl UdpSocket {
         self.core.send(buf).await
     }
 
-    /// Receives one datagram from the connected peer.
+    /// Receives one datagram from the connected peer. Cancel-safe (see
+    /// [`UdpSocket`]).
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
         self.core.recv(buf).await
     }

@@ -180,7 +180,12 @@ impl UnixStream {
     }
 }
 
-/// A Unix datagram socket.
+/// A Unix datagram socket. Each send is one datagram; each receive returns
+/// one datagram, truncated to the buffer's capacity.
+///
+/// Receives are cancel-safe, as [`UdpSocket`](crate::UdpSocket)'s are: a
+/// receive dropped before it completes stays in flight and the datagram it
+/// gets goes to the next receive, in order. Receive from one task at a time.
 #[derive(Debug)]
 pub struct UnixDatagram {
     core: DatagramCore,
@@ -241,13 +246,15 @@ impl UnixDatagram {
         }
     }
 
-    /// Receives one datagram and the path of its sender (`None` if unbound).
+    /// Receives one datagram and the path of its sender (`None` if unbound,
+    /// or if a cancelled [`recv`](Self::recv) on an unconnected socket
+    /// received it). Cancel-safe.
     pub async fn recv_from<B: IoBufMut>(
         &self,
         buf: B,
     ) -> (io::Result<(usize, Option<PathBuf>)>, B) {
         let (res, buf) = self.core.recv_from(buf).await;
-        (res.map(|(n, addr)| (n, path_of(addr))), buf)
+        (res.map(|(n, addr)| (n, addr.and_then(path_of))), buf)
     }
 
     /// Sends one datagram to the connected peer.
@@ -255,7 +262,7 @@ impl UnixDatagram {
         self.core.send(buf).await
     }
 
-    /// Receives one datagram from the connected peer.
+    /// Receives one datagram from the connected peer. Cancel-safe.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
         self.core.recv(buf).await
     }
