@@ -97,7 +97,10 @@ fn unix_stream_listener_echo() {
         let (res, _) = client.read(Vec::with_capacity(5)).await;
         assert_eq!(res.unwrap(), 0, "end of stream after the server's shutdown");
         server.await.unwrap();
-        std::fs::remove_file(&path).unwrap();
+        assert!(
+            !path.exists(),
+            "the dropped listener removed its socket file"
+        );
     });
 }
 
@@ -127,7 +130,10 @@ fn unix_stream_pair_and_incoming() {
             incoming.next().await.unwrap().unwrap();
         }
         clients.await.unwrap();
-        std::fs::remove_file(&path).unwrap();
+        drop(listener);
+        assert!(path.exists(), "the Incoming stream keeps the socket file");
+        drop(incoming);
+        assert!(!path.exists());
     });
 }
 

@@ -9,6 +9,7 @@
 //! the error (so it can be logged) and waits before the next accept: 10 ms,
 //! doubling up to 1 s, reset by the next success.
 
+use crate::unix::SocketFile;
 use futures_util::Stream;
 use ringloop_runtime::fd::SharedFd;
 use ringloop_runtime::op::{self, Accept, AcceptMulti, MultiOp, Op};
@@ -17,6 +18,7 @@ use std::future::Future;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -136,13 +138,17 @@ pub trait FromAccepted: Sized {
 #[must_use = "streams do nothing unless polled"]
 pub struct Incoming<T> {
     inner: AcceptStream,
+    /// The listener's socket file, removed when the last of the listener
+    /// and its `Incoming` streams is dropped (Unix listeners only).
+    _socket_file: Option<Rc<SocketFile>>,
     _marker: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T> Incoming<T> {
-    pub(crate) fn new(fd: SharedFd) -> Incoming<T> {
+    pub(crate) fn new(fd: SharedFd, socket_file: Option<Rc<SocketFile>>) -> Incoming<T> {
         Incoming {
             inner: AcceptStream::new(fd),
+            _socket_file: socket_file,
             _marker: std::marker::PhantomData,
         }
     }

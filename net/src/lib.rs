@@ -26,7 +26,9 @@
 //!   [`TcpListener`], [`TcpStream`], [`UdpSocket`], [`UnixListener`],
 //!   [`UnixStream`], [`UnixDatagram`]. Listeners' [`Incoming`] streams use
 //!   multishot ACCEPT where the kernel has it and back off when out of fds.
-//!   Stream reads are cancel-safe (see [`TcpStream::read`]).
+//!   Stream reads and datagram receives are cancel-safe (see
+//!   [`TcpStream::read`] and [`UdpSocket`]). Host names are resolved on the
+//!   blocking pool by the async methods (see [`ToSocketAddrs`]).
 //! - **asyncio-style streams**: [`open_connection`] and [`start_server`]
 //!   give a buffered [`Reader`] (`read_line`, `read_until`, `read_exact`)
 //!   and a back-pressured, cloneable [`Writer`]; [`Server`] closes and
@@ -58,6 +60,7 @@ mod udp;
 mod unix;
 
 pub use accept::Incoming;
+pub use addr::ToSocketAddrs;
 pub use poll::PollStream;
 pub use streams::{
     open_connection, open_unix_connection, start_server, start_unix_server, IncompleteRead,

@@ -1,14 +1,14 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
 use crate::accept::{FromAccepted, Incoming};
-use crate::addr::{context, resolve, try_each};
+use crate::addr::{context, resolve, resolve_blocking, try_each, Addrs, ToSocketAddrs};
 use crate::core::{stream_io_methods, StreamCore};
 use ringloop_runtime::buf::{IoBuf, IoBufMut};
 use ringloop_runtime::fd::SharedFd;
 use ringloop_runtime::op;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ pub struct ListenOptions {
     backlog: i32,
     reuse_port: bool,
     only_v6: Option<bool>,
+    pub(crate) cleanup_socket: bool,
 }
 
 impl Default for ListenOptions {
@@ -32,12 +33,14 @@ impl Default for ListenOptions {
 }
 
 impl ListenOptions {
-    /// SO_REUSEADDR (always on), a backlog of 1024, no SO_REUSEPORT.
+    /// SO_REUSEADDR (always on), a backlog of 1024, no SO_REUSEPORT, and
+    /// Unix socket files removed when their listener closes.
     pub fn new() -> ListenOptions {
         ListenOptions {
             backlog: 1024,
             reuse_port: false,
             only_v6: None,
+            cleanup_socket: true,
         }
     }
 
@@ -59,6 +62,18 @@ impl ListenOptions {
     /// Unset, the system default (`net.ipv6.bindv6only`) applies.
     pub fn only_v6(mut self, on: bool) -> Self {
         self.only_v6 = Some(on);
+        self
+    }
+
+    /// Unix listeners only: whether the socket file a
+    /// [`UnixListener`](crate::UnixListener) bound to is removed when the
+    /// listener (and every [`Incoming`] stream taken from it) is dropped —
+    /// but only if the path still names the file the bind created (same
+    /// device and inode), so a socket file another process bound at the
+    /// same path since is left alone. On by default, as Python's
+    /// `cleanup_socket=True`; turn it off to manage the file yourself.
+    pub fn cleanup_socket(mut self, on: bool) -> Self {
+        self.cleanup_socket = on;
         self
     }
 
@@ -112,14 +127,23 @@ impl TcpListener {
     /// Binds to `addr` (each resolved address in turn) with SO_REUSEADDR and
     /// a backlog of 1024, and starts listening. Port 0 picks a free port;
     /// see [`local_addr`](Self::local_addr).
+    ///
+    /// A host name is resolved synchronously, blocking the loop while the
+    /// system resolver runs; pass an IP address, or use
+    /// [`start_server`](crate::start_server), which resolves off the loop.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         TcpListener::bind_with(addr, &ListenOptions::new())
     }
 
     /// Like [`bind`](Self::bind) with [`ListenOptions`] (SO_REUSEPORT, backlog).
     pub fn bind_with<A: ToSocketAddrs>(addr: A, opts: &ListenOptions) -> io::Result<TcpListener> {
+        TcpListener::bind_addrs(resolve_blocking(&addr)?, opts)
+    }
+
+    /// Binds to the first of the resolved `addrs` that works.
+    pub(crate) fn bind_addrs(addrs: Addrs, opts: &ListenOptions) -> io::Result<TcpListener> {
         let mut last = None;
-        for addr in resolve(addr)? {
+        for addr in addrs {
             match opts.listen(Domain::for_address(addr), Some(Protocol::TCP), &addr.into()) {
                 Ok(socket) => {
                     return Ok(TcpListener {
@@ -159,7 +183,7 @@ impl TcpListener {
     /// Outside a ringloop runtime (it asks the runtime which accept the
     /// kernel supports).
     pub fn incoming(&self) -> Incoming<TcpStream> {
-        Incoming::new(self.fd.clone())
+        Incoming::new(self.fd.clone(), None)
     }
 
     /// The address the listener is bound to (with the port the kernel
@@ -204,8 +228,11 @@ impl TcpStream {
     /// Connects to `addr`, trying each resolved address (IPv4 or IPv6) in
     /// turn; the error of the last one if none accepts. A closed port fails
     /// with [`io::ErrorKind::ConnectionRefused`].
+    ///
+    /// A host name is resolved on the runtime's blocking pool, so the loop
+    /// keeps running other tasks meanwhile; IP addresses are used as they are.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
-        try_each(resolve(addr)?, |addr| async move {
+        try_each(resolve(&addr).await?, |addr| async move {
             TcpStream::connect_addr(addr)
                 .await
                 .map_err(|e| context(e, "could not connect to", addr))

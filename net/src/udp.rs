@@ -1,18 +1,21 @@
 //! UDP: [`UdpSocket`].
 
-use crate::addr::{context, resolve, try_each};
+use crate::addr::{context, resolve, resolve_blocking, try_each, ToSocketAddrs};
 use crate::datagram::DatagramCore;
 use ringloop_runtime::buf::{IoBuf, IoBufMut};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 /// A UDP socket. Each send is one datagram; each receive returns one
 /// datagram, truncated to the buffer's capacity.
 ///
-/// A receive dropped before it completes is cancelled; a datagram the
-/// kernel delivered into its buffer just before is lost, as it could have
-/// been on the network. (Stream reads, by contrast, are cancel-safe.)
+/// Receives are cancel-safe: a `recv`/`recv_from` dropped before it
+/// completes stays in flight, and the datagram it gets is returned by the
+/// next receive (one datagram per receive, in order), so none the kernel
+/// delivered is lost. Such a datagram was truncated to the capacity of the
+/// dropped receive's buffer, and is truncated again to the next one's.
+/// Receive from one task at a time.
 ///
 /// ```no_run
 /// use ringloop_net::UdpSocket;
@@ -30,9 +33,12 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Binds to `addr` (each resolved address in turn). Port 0 picks a free port.
+    ///
+    /// A host name is resolved synchronously, blocking the loop while the
+    /// system resolver runs; pass an IP address where that matters.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         let mut last = None;
-        for addr in resolve(addr)? {
+        for addr in resolve_blocking(&addr)? {
             let bound = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
                 .and_then(|s| s.bind(&addr.into()).map(|()| s));
             match bound {
@@ -56,8 +62,9 @@ impl UdpSocket {
 
     /// Sets the default destination of [`send`](Self::send) and the only
     /// source [`recv`](Self::recv) accepts (the first resolved address that works).
+    /// A host name is resolved on the blocking pool, off the loop.
     pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        try_each(resolve(addr)?, |addr| async move {
+        try_each(resolve(&addr).await?, |addr| async move {
             self.core
                 .connect(addr.into())
                 .await
@@ -67,24 +74,42 @@ impl UdpSocket {
     }
 
     /// Sends the initialized bytes of `buf` as one datagram to `addr` (the
-    /// first resolved address).
+    /// first resolved address). A host name is resolved on the blocking
+    /// pool, off the loop, for every call: resolve it once and pass the
+    /// [`SocketAddr`] when sending many datagrams.
     pub async fn send_to<B: IoBuf, A: ToSocketAddrs>(
         &self,
         buf: B,
         addr: A,
     ) -> (io::Result<usize>, B) {
-        let addr = match resolve(addr) {
-            Ok(addrs) => addrs[0],
+        let addr = match resolve(&addr).await.map(|mut addrs| addrs.next()) {
+            Ok(Some(addr)) => addr,
+            Ok(None) => unreachable!("resolve() never returns an empty list"),
             Err(e) => return (Err(e), buf),
         };
         self.core.send_to(buf, addr.into()).await
     }
 
     /// Receives one datagram into `buf` (truncated to its capacity) and the
-    /// address it came from.
+    /// address it came from. Cancel-safe (see [`UdpSocket`]).
+    ///
+    /// If a cancelled [`recv`](Self::recv) on a socket that is not connected
+    /// received the datagram, its source is unknown (RECV does not report
+    /// it): the data is in `buf`, and the error says so. Use `recv_from`
+    /// throughout on unconnected sockets.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> (io::Result<(usize, SocketAddr)>, B) {
         let (res, buf) = self.core.recv_from(buf).await;
         let res = res.and_then(|(n, addr)| {
+            let Some(addr) = addr else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "received a {n}-byte datagram (in the buffer) from an unknown source: \
+                         a cancelled recv() took it on an unconnected socket; use recv_from \
+                         throughout, or connect the socket"
+                    ),
+                ));
+            };
             let addr = addr.as_socket().ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidData, "datagram from a non-IP address")
             })?;
@@ -98,7 +123,8 @@ impl UdpSocket {
         self.core.send(buf).await
     }
 
-    /// Receives one datagram from the connected peer.
+    /// Receives one datagram from the connected peer. Cancel-safe (see
+    /// [`UdpSocket`]).
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
         self.core.recv(buf).await
     }

@@ -14,7 +14,9 @@ use ringloop_runtime::op;
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use std::io;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 fn unix_addr(path: &Path) -> io::Result<SockAddr> {
     SockAddr::unix(path).map_err(|e| context(e, "invalid Unix socket path", path.display()))
@@ -24,28 +26,79 @@ fn path_of(addr: SockAddr) -> Option<PathBuf> {
     addr.as_pathname().map(Path::to_path_buf)
 }
 
+/// The socket file a listener created, removed when dropped if the path
+/// still names that same file (device and inode recorded at bind time).
+#[derive(Debug)]
+pub(crate) struct SocketFile {
+    /// Absolute, so that a later change of working directory does not
+    /// point it at another file.
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl SocketFile {
+    /// Records the file just bound at `path`; `None` if it cannot be found
+    /// (then nothing will be removed).
+    fn record(path: &Path) -> Option<SocketFile> {
+        let path = std::path::absolute(path).ok()?;
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        Some(SocketFile {
+            path,
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let same = std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|meta| meta.dev() == self.dev && meta.ino() == self.ino);
+        if same {
+            // Best effort, as on close in Python: the file may be gone already.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// A Unix socket listening for stream connections.
+///
+/// The socket file it binds is removed when the listener and every
+/// [`Incoming`] stream taken from it are dropped, unless the path names
+/// another file by then; see [`ListenOptions::cleanup_socket`].
 #[derive(Debug)]
 pub struct UnixListener {
     fd: SharedFd,
+    socket_file: Option<Rc<SocketFile>>,
 }
 
 impl UnixListener {
     /// Binds to the socket file `path` (which must not exist yet; remove a
-    /// stale one first) and listens with a backlog of 1024. The file stays
-    /// after the listener is dropped; remove it when done.
+    /// stale one first) and listens with a backlog of 1024. The file is
+    /// removed again when the listener closes; see
+    /// [`ListenOptions::cleanup_socket`] to keep it. A path starting with a
+    /// NUL byte names an abstract socket, which has no file.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         UnixListener::bind_with(path, &ListenOptions::new())
     }
 
-    /// Like [`bind`](Self::bind) with a custom backlog.
+    /// Like [`bind`](Self::bind) with a custom backlog, or without removing
+    /// the socket file on close ([`ListenOptions::cleanup_socket`]).
     pub fn bind_with<P: AsRef<Path>>(path: P, opts: &ListenOptions) -> io::Result<UnixListener> {
         let path = path.as_ref();
+        let addr = unix_addr(path)?;
         let socket = opts
-            .listen(Domain::UNIX, None, &unix_addr(path)?)
+            .listen(Domain::UNIX, None, &addr)
             .map_err(|e| context(e, "could not listen on", path.display()))?;
+        // Abstract and unnamed addresses have no file to remove.
+        let socket_file = match addr.as_pathname() {
+            Some(bound) if opts.cleanup_socket => SocketFile::record(bound).map(Rc::new),
+            _ => None,
+        };
         Ok(UnixListener {
             fd: SharedFd::new(socket.into()),
+            socket_file,
         })
     }
 
@@ -61,7 +114,7 @@ impl UnixListener {
     /// Outside a ringloop runtime (it asks the runtime which accept the
     /// kernel supports).
     pub fn incoming(&self) -> Incoming<UnixStream> {
-        Incoming::new(self.fd.clone())
+        Incoming::new(self.fd.clone(), self.socket_file.clone())
     }
 
     /// The path the listener is bound to.
@@ -127,7 +180,12 @@ impl UnixStream {
     }
 }
 
-/// A Unix datagram socket.
+/// A Unix datagram socket. Each send is one datagram; each receive returns
+/// one datagram, truncated to the buffer's capacity.
+///
+/// Receives are cancel-safe, as [`UdpSocket`](crate::UdpSocket)'s are: a
+/// receive dropped before it completes stays in flight and the datagram it
+/// gets goes to the next receive, in order. Receive from one task at a time.
 #[derive(Debug)]
 pub struct UnixDatagram {
     core: DatagramCore,
@@ -188,13 +246,15 @@ impl UnixDatagram {
         }
     }
 
-    /// Receives one datagram and the path of its sender (`None` if unbound).
+    /// Receives one datagram and the path of its sender (`None` if unbound,
+    /// or if a cancelled [`recv`](Self::recv) on an unconnected socket
+    /// received it). Cancel-safe.
     pub async fn recv_from<B: IoBufMut>(
         &self,
         buf: B,
     ) -> (io::Result<(usize, Option<PathBuf>)>, B) {
         let (res, buf) = self.core.recv_from(buf).await;
-        (res.map(|(n, addr)| (n, path_of(addr))), buf)
+        (res.map(|(n, addr)| (n, addr.and_then(path_of))), buf)
     }
 
     /// Sends one datagram to the connected peer.
@@ -202,7 +262,7 @@ impl UnixDatagram {
         self.core.send(buf).await
     }
 
-    /// Receives one datagram from the connected peer.
+    /// Receives one datagram from the connected peer. Cancel-safe.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
         self.core.recv(buf).await
     }

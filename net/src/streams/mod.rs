@@ -12,9 +12,8 @@ pub use server::{start_server, start_unix_server, Server, ShutdownReport};
 pub use writer::Writer;
 
 use crate::core::StreamCore;
-use crate::{TcpStream, UnixStream};
+use crate::{TcpStream, ToSocketAddrs, UnixStream};
 use std::io;
-use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -25,7 +24,8 @@ pub(crate) fn split(core: StreamCore) -> (Reader, Writer) {
 }
 
 /// Connects to `addr` over TCP (with TCP_NODELAY, as asyncio does) and
-/// returns the stream's reader and writer.
+/// returns the stream's reader and writer. A host name is resolved on the
+/// blocking pool, off the loop.
 ///
 /// ```no_run
 /// ringloop_runtime::run(async {

@@ -2,7 +2,8 @@
 
 use super::{Reader, Writer};
 use crate::accept::{FromAccepted, Incoming};
-use crate::{TcpListener, TcpStream, UnixListener, UnixStream};
+use crate::addr::{resolve, ToSocketAddrs};
+use crate::{ListenOptions, TcpListener, TcpStream, UnixListener, UnixStream};
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::StreamExt;
 use ringloop_runtime::{spawn, JoinHandle};
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -21,7 +22,8 @@ use std::time::Duration;
 /// TCP_NODELAY, as asyncio sets it) is split into a [`Reader`] and a
 /// [`Writer`] and handed to `handler` in a task of its own. The server
 /// accepts until [`Server::close`]; it keeps running if the `Server`
-/// handle is dropped.
+/// handle is dropped. A host name in `addr` is resolved on the blocking
+/// pool, off the loop.
 ///
 /// ```no_run
 /// ringloop_runtime::run(async {
@@ -43,23 +45,24 @@ where
     H: Fn(Reader, Writer) -> F + 'static,
     F: Future<Output = ()> + 'static,
 {
-    Server::from_listener(TcpListener::bind(addr)?, handler)
+    let listener = TcpListener::bind_addrs(resolve(&addr).await?, &ListenOptions::new())?;
+    Server::from_listener(listener, handler)
 }
 
 /// Starts a server on the Unix socket file `path`; see [`start_server`].
-/// The socket file is not removed on close.
+/// The socket file is removed when the server closes (if it is still the
+/// file this server created); to keep it, bind a [`UnixListener`] with
+/// [`ListenOptions::cleanup_socket`]`(false)` and serve it with
+/// [`Server::from_unix_listener`].
 pub async fn start_unix_server<P, H, F>(path: P, handler: H) -> io::Result<Server>
 where
     P: AsRef<Path>,
     H: Fn(Reader, Writer) -> F + 'static,
     F: Future<Output = ()> + 'static,
 {
-    let listener = UnixListener::bind(path)?;
-    Ok(Server::start(
-        listener.incoming(),
-        None,
+    Ok(Server::from_unix_listener(
+        UnixListener::bind(path)?,
         handler,
-        UnixStream::into_split,
     ))
 }
 
@@ -75,7 +78,10 @@ pub struct ShutdownReport {
 struct Inner {
     local_addr: Option<SocketAddr>,
     closed: Cell<bool>,
+    /// The accept loop, to abort on close.
     accept_task: RefCell<Option<JoinHandle<()>>>,
+    /// Set once the accept loop is gone and its listener dropped.
+    accept_done: Cell<bool>,
     /// Open connections by id; each task removes itself when it ends.
     conns: RefCell<HashMap<u64, AbortHandle>>,
     next_id: Cell<u64>,
@@ -104,6 +110,23 @@ impl Inner {
             Poll::Pending
         })
         .await
+    }
+}
+
+/// The accept loop's listener: dropped with the loop (however it ends),
+/// after which the server's waiters learn that accepting is over.
+struct AcceptLoop<T> {
+    /// `Some` until dropped; taken first so the listener is gone by the
+    /// time the waiters are told.
+    incoming: Option<Incoming<T>>,
+    inner: Rc<Inner>,
+}
+
+impl<T> Drop for AcceptLoop<T> {
+    fn drop(&mut self) {
+        drop(self.incoming.take());
+        self.inner.accept_done.set(true);
+        self.inner.notify();
     }
 }
 
@@ -161,8 +184,21 @@ impl Server {
         ))
     }
 
+    /// Serves connections of an existing Unix listener; see
+    /// [`start_unix_server`].
+    ///
+    /// # Panics
+    /// Outside a ringloop runtime (the accept loop is spawned at once).
+    pub fn from_unix_listener<H, F>(listener: UnixListener, handler: H) -> Server
+    where
+        H: Fn(Reader, Writer) -> F + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        Server::start(listener.incoming(), None, handler, UnixStream::into_split)
+    }
+
     fn start<T, H, F>(
-        mut incoming: Incoming<T>,
+        incoming: Incoming<T>,
         local_addr: Option<SocketAddr>,
         handler: H,
         split: fn(T) -> (Reader, Writer),
@@ -176,23 +212,29 @@ impl Server {
             local_addr,
             closed: Cell::new(false),
             accept_task: RefCell::new(None),
+            accept_done: Cell::new(false),
             conns: RefCell::new(HashMap::new()),
             next_id: Cell::new(0),
             accept_errors: Cell::new(0),
             waiters: RefCell::new(Vec::new()),
         });
-        let loop_inner = inner.clone();
+        let mut accept = AcceptLoop {
+            incoming: Some(incoming),
+            inner: inner.clone(),
+        };
         let task = spawn(async move {
+            let Some(incoming) = accept.incoming.as_mut() else {
+                unreachable!("the listener is only taken when the loop is dropped")
+            };
             // `incoming` never ends; it backs off by itself on EMFILE & co.
             while let Some(res) = incoming.next().await {
+                let inner = &accept.inner;
                 match res {
                     Ok(stream) => {
                         let (reader, writer) = split(stream);
-                        spawn_connection(&loop_inner, handler(reader, writer));
+                        spawn_connection(inner, handler(reader, writer));
                     }
-                    Err(_) => loop_inner
-                        .accept_errors
-                        .set(loop_inner.accept_errors.get() + 1),
+                    Err(_) => inner.accept_errors.set(inner.accept_errors.get() + 1),
                 }
             }
         });
@@ -242,17 +284,14 @@ impl Server {
         self.inner.notify();
     }
 
-    /// Waits until the server is closed and the listening socket is gone,
-    /// and every connection handler has returned.
+    /// Waits until the server is closed, its accept loop has dropped the
+    /// listener, and every connection handler has returned. Any number of
+    /// tasks may wait at once; each returns only then. Cancel-safe.
     pub async fn wait_closed(&self) {
-        self.inner.until(|inner| inner.closed.get()).await;
-        let task = self.inner.accept_task.borrow_mut().take();
-        if let Some(task) = task {
-            // An aborted task's result carries nothing to report.
-            let _ = task.await;
-        }
         self.inner
-            .until(|inner| inner.conns.borrow().is_empty())
+            .until(|inner| {
+                inner.closed.get() && inner.accept_done.get() && inner.conns.borrow().is_empty()
+            })
             .await;
     }
 

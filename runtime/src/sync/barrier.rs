@@ -1,6 +1,6 @@
 //! `Barrier`: wait until a number of tasks have arrived (asyncio's `Barrier`).
 
-use super::waiters::WaitList;
+use super::waiters::{WaitList, Wakeups};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
@@ -107,9 +107,11 @@ impl Barrier {
     }
 
     fn release_all_broken(&self) {
+        let mut wake = Wakeups::new();
         self.waiters
             .borrow_mut()
-            .notify_all(|_, r| *r = Some(Err(BrokenBarrier(()))));
+            .notify_all(&mut wake, |_, r| *r = Some(Err(BrokenBarrier(()))));
+        wake.wake();
     }
 }
 
@@ -135,13 +137,17 @@ impl Future for BarrierWait<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let barrier = this.barrier;
+        // Before the borrow: dropped (waking the others) after it.
+        let mut wake = Wakeups::new();
         let mut waiters = barrier.waiters.borrow_mut();
         if this.key.is_none() {
             if barrier.broken.get() {
                 return Poll::Ready(Err(BrokenBarrier(())));
             }
             if waiters.len() + 1 >= barrier.parties {
-                let n = waiters.notify_all(|i, r| *r = Some(Ok(i)));
+                let n = waiters.notify_all(&mut wake, |i, r| *r = Some(Ok(i)));
+                drop(waiters);
+                wake.wake();
                 return Poll::Ready(Ok(n));
             }
         }

@@ -2,7 +2,7 @@
 //! (asyncio's `Condition`).
 
 use super::mutex::{Mutex, MutexGuard};
-use super::waiters::WaitList;
+use super::waiters::{WaitList, Wakeups};
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
@@ -85,17 +85,23 @@ impl Condition {
 
     /// Wakes up to `n` waiters in FIFO order; returns how many were woken.
     pub fn notify(&self, n: usize) -> usize {
+        let mut wake = Wakeups::new();
         let mut waiters = self.waiters.borrow_mut();
         let mut woken = 0;
-        while woken < n && waiters.notify_front(|_| {}) {
+        while woken < n && waiters.notify_front(&mut wake, |_| {}) {
             woken += 1;
         }
+        drop(waiters);
+        wake.wake();
         woken
     }
 
     /// Wakes every waiter; returns how many were woken.
     pub fn notify_all(&self) -> usize {
-        self.waiters.borrow_mut().notify_all(|_, _| {})
+        let mut wake = Wakeups::new();
+        let woken = self.waiters.borrow_mut().notify_all(&mut wake, |_, _| {});
+        wake.wake();
+        woken
     }
 
     /// Number of tasks waiting for a notification.

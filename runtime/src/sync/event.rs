@@ -1,6 +1,6 @@
 //! `Event`: a flag tasks can wait for (asyncio's `Event`).
 
-use super::waiters::WaitList;
+use super::waiters::{WaitList, Wakeups};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
@@ -41,7 +41,9 @@ impl Event {
     /// Sets the flag and wakes every task waiting for it.
     pub fn set(&self) {
         self.set.set(true);
-        self.waiters.borrow_mut().notify_all(|_, _| {});
+        let mut wake = Wakeups::new();
+        self.waiters.borrow_mut().notify_all(&mut wake, |_, _| {});
+        wake.wake();
     }
 
     /// Resets the flag; later `wait`s block until the next `set`.

@@ -15,6 +15,10 @@
 //!   a [`oneshot`] twice). Releasing an unlocked lock or waiting on a
 //!   condition without its lock cannot be written: guards make them
 //!   impossible.
+//!
+//! Waiters are woken only after a primitive has released its internal
+//! state, so a waker that runs code at once — a custom one from another
+//! executor — may use the same primitive again from inside `wake`.
 
 mod barrier;
 mod condition;

@@ -1,6 +1,6 @@
 //! `Mutex<T>`: an async lock with a guard, FIFO-fair (asyncio's `Lock`).
 
-use super::waiters::WaitList;
+use super::waiters::{WaitList, Wakeups};
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
 use std::future::Future;
@@ -109,9 +109,11 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Hands the lock to the first waiter, or marks it free.
     fn unlock(&self) {
-        if !self.waiters.borrow_mut().notify_front(|_| {}) {
+        let mut wake = Wakeups::new();
+        if !self.waiters.borrow_mut().notify_front(&mut wake, |_| {}) {
             self.locked.set(false);
         }
+        wake.wake();
     }
 }
 

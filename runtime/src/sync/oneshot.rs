@@ -124,7 +124,10 @@ impl<T> Sender<T> {
         }
         sh.done = true;
         sh.value = Some(value);
-        if let Some(w) = sh.waker.take() {
+        let waker = sh.waker.take();
+        // Woken with the state released: the waker may poll the receiver.
+        drop(sh);
+        if let Some(w) = waker {
             w.wake();
         }
         Ok(())
@@ -154,10 +157,15 @@ impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         let mut sh = self.shared.borrow_mut();
         sh.senders -= 1;
-        if sh.senders == 0 && !sh.done {
-            if let Some(w) = sh.waker.take() {
-                w.wake();
-            }
+        let waker = if sh.senders == 0 && !sh.done {
+            sh.waker.take()
+        } else {
+            None
+        };
+        // Woken with the state released: the waker may poll the receiver.
+        drop(sh);
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 }

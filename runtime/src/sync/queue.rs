@@ -2,7 +2,7 @@
 //! with `task_done`/`join` and `close` (asyncio's queues).
 
 use super::store::{Fifo, Lifo, Priority, Store};
-use super::waiters::WaitList;
+use super::waiters::{WaitList, Wakeups};
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
@@ -219,6 +219,8 @@ impl<T, S: Store<T>> GenericQueue<T, S> {
     /// # Errors
     /// [`TryPutError::Full`] or [`TryPutError::Closed`], with the item.
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
+        // Declared before the borrow, so dropped (waking) after it.
+        let mut wake = Wakeups::new();
         let mut st = self.state.borrow_mut();
         if st.closed {
             return Err(TryPutError::Closed(item));
@@ -226,7 +228,7 @@ impl<T, S: Store<T>> GenericQueue<T, S> {
         if !st.putters.is_empty() || self.is_full(&st) {
             return Err(TryPutError::Full(item));
         }
-        st.add(item);
+        st.add(item, &mut wake);
         Ok(())
     }
 
@@ -235,10 +237,12 @@ impl<T, S: Store<T>> GenericQueue<T, S> {
     /// # Errors
     /// [`TryGetError::Empty`], or [`TryGetError::Closed`] once closed and drained.
     pub fn try_get(&self) -> Result<T, TryGetError> {
+        // Declared before the borrow, so dropped (waking) after it.
+        let mut wake = Wakeups::new();
         let mut st = self.state.borrow_mut();
         match st.store.pop() {
             Some(item) => {
-                self.admit_putters(&mut st);
+                self.admit_putters(&mut st, &mut wake);
                 Ok(item)
             }
             None if st.closed => Err(TryGetError::Closed),
@@ -252,14 +256,17 @@ impl<T, S: Store<T>> GenericQueue<T, S> {
     /// # Errors
     /// [`TaskDoneError`] if called more times than items were put.
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
+        let mut wake = Wakeups::new();
         let mut st = self.state.borrow_mut();
         if st.unfinished == 0 {
             return Err(TaskDoneError(()));
         }
         st.unfinished -= 1;
         if st.unfinished == 0 {
-            st.joiners.notify_all(|_, _| {});
+            st.joiners.notify_all(&mut wake, |_, _| {});
         }
+        drop(st);
+        wake.wake();
         Ok(())
     }
 
@@ -276,12 +283,15 @@ impl<T, S: Store<T>> GenericQueue<T, S> {
     /// (waiting getters are woken with the error). Idempotent. `join` still
     /// waits for `task_done` on the items that were put.
     pub fn close(&self) {
+        let mut wake = Wakeups::new();
         let mut st = self.state.borrow_mut();
         st.closed = true;
         // Waiting getters imply an empty store: they all fail.
-        st.getters.notify_all(|_, _| {});
+        st.getters.notify_all(&mut wake, |_, _| {});
         // Waiting putters keep their items and fail.
-        st.putters.notify_all(|_, _| {});
+        st.putters.notify_all(&mut wake, |_, _| {});
+        drop(st);
+        wake.wake();
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -315,10 +325,10 @@ impl<T, S: Store<T>> GenericQueue<T, S> {
     }
 
     /// Moves waiting putters' items into the store while there is room.
-    fn admit_putters(&self, st: &mut State<T, S>) {
+    fn admit_putters(&self, st: &mut State<T, S>, wake: &mut Wakeups) {
         while !self.is_full(st) {
             let mut item = None;
-            if !st.putters.notify_front(|slot| item = slot.take()) {
+            if !st.putters.notify_front(wake, |slot| item = slot.take()) {
                 break;
             }
             let item = item.expect("a queued putter holds its item");
@@ -333,15 +343,15 @@ where
     S: Store<T>,
 {
     /// Adds an item there is room for: to the first waiting getter, or the store.
-    fn add(&mut self, item: T) {
+    fn add(&mut self, item: T, wake: &mut Wakeups) {
         self.unfinished += 1;
-        self.give(item);
+        self.give(item, wake);
     }
 
     /// Hands `item` to the first waiting getter, or stores it.
-    fn give(&mut self, item: T) {
+    fn give(&mut self, item: T, wake: &mut Wakeups) {
         let mut item = Some(item);
-        if !self.getters.notify_front(|slot| *slot = item.take()) {
+        if !self.getters.notify_front(wake, |slot| *slot = item.take()) {
             self.store.push(item.take().expect("not handed out"));
         }
     }
@@ -384,6 +394,8 @@ impl<T, S: Store<T>> Future for Put<'_, T, S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let queue = this.queue;
+        // Declared before the borrow, so dropped (waking) after it.
+        let mut wake = Wakeups::new();
         let mut st = queue.state.borrow_mut();
         match this.key {
             None => {
@@ -392,7 +404,7 @@ impl<T, S: Store<T>> Future for Put<'_, T, S> {
                     return Poll::Ready(Err(PutError(item)));
                 }
                 if st.putters.is_empty() && !queue.is_full(&st) {
-                    st.add(item);
+                    st.add(item, &mut wake);
                     return Poll::Ready(Ok(()));
                 }
                 this.key = Some(st.putters.push_back(Some(item), cx.waker()));
@@ -444,11 +456,13 @@ impl<T, S: Store<T>> Future for Get<'_, T, S> {
     type Output = Result<T, QueueClosed>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let queue = self.queue;
+        // Declared before the borrow, so dropped (waking) after it.
+        let mut wake = Wakeups::new();
         let mut st = queue.state.borrow_mut();
         match self.key {
             None => {
                 if let Some(item) = st.store.pop() {
-                    queue.admit_putters(&mut st);
+                    queue.admit_putters(&mut st, &mut wake);
                     return Poll::Ready(Ok(item));
                 }
                 if st.closed {
@@ -476,11 +490,15 @@ impl<T, S: Store<T>> Future for Get<'_, T, S> {
 impl<T, S: Store<T>> Drop for Get<'_, T, S> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
+            let mut wake = Wakeups::new();
             let mut st = self.queue.state.borrow_mut();
             if let (Some(item), true) = st.getters.remove(key) {
                 // Handed to us but never observed: it is next in line again.
                 let mut item = Some(item);
-                if !st.getters.notify_front(|slot| *slot = item.take()) {
+                if !st
+                    .getters
+                    .notify_front(&mut wake, |slot| *slot = item.take())
+                {
                     st.store.push_returned(item.take().expect("not handed out"));
                 }
             }

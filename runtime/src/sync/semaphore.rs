@@ -1,6 +1,6 @@
 //! `Semaphore` and `BoundedSemaphore`: FIFO-fair counting semaphores.
 
-use super::waiters::WaitList;
+use super::waiters::{WaitList, Wakeups};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
@@ -144,6 +144,7 @@ impl Semaphore {
 
     /// Grants permits to the waiters at the front while they fit.
     fn grant(&self) {
+        let mut wake = Wakeups::new();
         let mut waiters = self.waiters.borrow_mut();
         while let Some(&mut want) = waiters.front_mut() {
             let permits = self.permits.get();
@@ -151,8 +152,10 @@ impl Semaphore {
                 break;
             }
             self.permits.set(permits - want);
-            waiters.notify_front(|_| {});
+            waiters.notify_front(&mut wake, |_| {});
         }
+        drop(waiters);
+        wake.wake();
     }
 }
 

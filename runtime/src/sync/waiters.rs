@@ -12,11 +12,67 @@
 //!
 //! Keys are valid from `push_back` until `remove`; each future removes its own
 //! node exactly once (on completion or drop), so a key is never stale.
+//!
+//! Notifying does not call wakers: they are collected in a [`Wakeups`] the
+//! caller declares *before* borrowing the primitive's state, and woken once
+//! that borrow is released. A waker may run arbitrary code — a custom one
+//! (from `futures::executor`, a test harness) can poll or use the same
+//! primitive at once — and must never find the state still borrowed.
 
 use slab::Slab;
 use std::task::{Poll, Waker};
 
 const NIL: usize = usize::MAX;
+
+/// Wakers of notified waiters, to be woken after the primitive's `RefCell`
+/// borrow is released: by [`wake`](Self::wake), or when dropped. Declare it
+/// before the borrow guard, so that even an early return or a panic drops
+/// the guard first.
+#[derive(Debug, Default)]
+#[must_use = "wakers are called when this is woken or dropped; release the borrow first"]
+pub(crate) struct Wakeups {
+    /// The first waker: notifying one waiter, the common case, allocates nothing.
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl Wakeups {
+    pub(crate) const fn new() -> Wakeups {
+        Wakeups {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, waker: Waker) {
+        if self.first.is_none() {
+            self.first = Some(waker);
+        } else {
+            self.rest.push(waker);
+        }
+    }
+
+    /// Wakes every collected waker, in the order the waiters were notified.
+    /// Call it with no borrow of the primitive held.
+    pub(crate) fn wake(mut self) {
+        self.wake_all();
+    }
+
+    fn wake_all(&mut self) {
+        if let Some(w) = self.first.take() {
+            w.wake();
+        }
+        for w in std::mem::take(&mut self.rest) {
+            w.wake();
+        }
+    }
+}
+
+impl Drop for Wakeups {
+    fn drop(&mut self) {
+        self.wake_all();
+    }
+}
 
 #[derive(Debug)]
 struct Node<T> {
@@ -140,9 +196,9 @@ impl<T> WaitList<T> {
         }
     }
 
-    /// Notifies the first queued waiter after `grant` updated its data;
-    /// returns false if none is queued.
-    pub(crate) fn notify_front(&mut self, grant: impl FnOnce(&mut T)) -> bool {
+    /// Notifies the first queued waiter after `grant` updated its data,
+    /// adding its waker to `wake`; returns false if none is queued.
+    pub(crate) fn notify_front(&mut self, wake: &mut Wakeups, grant: impl FnOnce(&mut T)) -> bool {
         let key = self.head;
         if key == NIL {
             return false;
@@ -151,16 +207,21 @@ impl<T> WaitList<T> {
         let node = &mut self.nodes[key];
         grant(&mut node.data);
         if let Some(w) = node.waker.take() {
-            w.wake();
+            wake.push(w);
         }
         true
     }
 
     /// Notifies every queued waiter in FIFO order, `grant` receiving each
-    /// one's position (0-based); returns how many were notified.
-    pub(crate) fn notify_all(&mut self, mut grant: impl FnMut(usize, &mut T)) -> usize {
+    /// one's position (0-based), adding their wakers to `wake`; returns how
+    /// many were notified.
+    pub(crate) fn notify_all(
+        &mut self,
+        wake: &mut Wakeups,
+        mut grant: impl FnMut(usize, &mut T),
+    ) -> usize {
         let mut n = 0;
-        while self.notify_front(|d| grant(n, d)) {
+        while self.notify_front(wake, |d| grant(n, d)) {
             n += 1;
         }
         n
@@ -194,20 +255,22 @@ mod tests {
     #[test]
     fn fifo_order_and_removal_from_the_middle() {
         let w = futures_util::task::noop_waker_ref();
+        let mut wake = Wakeups::new();
         let mut list = WaitList::new();
         let a = list.push_back(1, w);
         let b = list.push_back(2, w);
         let c = list.push_back(3, w);
         assert_eq!(list.remove(b), (2, false));
         assert_eq!(list.len(), 2);
-        assert!(list.notify_front(|d| *d += 10));
+        assert!(list.notify_front(&mut wake, |d| *d += 10));
         assert!(list.is_notified(a));
         assert!(!list.is_notified(c));
         assert_eq!(list.front_mut(), Some(&mut 3));
         assert_eq!(list.remove(a), (11, true));
-        assert_eq!(list.notify_all(|i, d| *d = i), 1);
+        assert_eq!(list.notify_all(&mut wake, |i, d| *d = i), 1);
         assert!(list.is_empty());
         assert_eq!(list.remove(c), (0, true));
-        assert!(!list.notify_front(|_| {}));
+        assert!(!list.notify_front(&mut wake, |_| {}));
+        wake.wake();
     }
 }

@@ -1,0 +1,107 @@
+//! A Unix listener removes its socket file when it closes — only if the
+//! path still names the file it created — unless told not to.
+
+#[path = "util/net.rs"]
+mod util;
+
+use ringloop::net::{start_unix_server, ListenOptions, Server, UnixListener, UnixStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use util::unix_path;
+
+fn inode(path: &Path) -> u64 {
+    std::fs::symlink_metadata(path).unwrap().ino()
+}
+
+#[test]
+fn dropped_listener_removes_its_socket_file() {
+    ringloop::run(async {
+        let path = unix_path("cleanup");
+        let listener = UnixListener::bind(&path).unwrap();
+        assert!(path.exists());
+        let _client = UnixStream::connect(&path).await.unwrap();
+        drop(listener);
+        assert!(!path.exists(), "the socket file outlived its listener");
+        // The path is free for the next bind without manual clean-up.
+        let again = UnixListener::bind(&path).unwrap();
+        drop(again);
+        assert!(!path.exists());
+    });
+}
+
+#[test]
+fn a_file_replaced_at_the_path_is_left_alone() {
+    ringloop::run(async {
+        // Another socket bound at the path after ours was unlinked.
+        let path = unix_path("replaced-socket");
+        let listener = UnixListener::bind(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let other = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let other_ino = inode(&path);
+        drop(listener);
+        assert!(path.exists(), "removed a socket file another listener owns");
+        assert_eq!(inode(&path), other_ino);
+        drop(other);
+        std::fs::remove_file(&path).unwrap();
+
+        // A plain file put in its place.
+        let path = unix_path("replaced-file");
+        let listener = UnixListener::bind(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"not a socket").unwrap();
+        drop(listener);
+        assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
+        std::fs::remove_file(&path).unwrap();
+
+        // Already gone: dropping is quiet.
+        let path = unix_path("gone");
+        let listener = UnixListener::bind(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        drop(listener);
+        assert!(!path.exists());
+    });
+}
+
+#[test]
+fn cleanup_can_be_turned_off() {
+    ringloop::run(async {
+        let path = unix_path("keep");
+        let opts = ListenOptions::new().cleanup_socket(false);
+        let listener = UnixListener::bind_with(&path, &opts).unwrap();
+        drop(listener);
+        assert!(path.exists(), "cleanup_socket(false) keeps the file");
+        std::fs::remove_file(&path).unwrap();
+
+        // The same through a server.
+        let listener = UnixListener::bind_with(&path, &opts).unwrap();
+        let server = Server::from_unix_listener(listener, |_r, _w| async {});
+        server.close();
+        server.wait_closed().await;
+        assert!(path.exists());
+        std::fs::remove_file(&path).unwrap();
+    });
+}
+
+#[test]
+fn server_removes_its_socket_file_on_close() {
+    ringloop::run(async {
+        let path = unix_path("server-cleanup");
+        let server = start_unix_server(&path, |_r, _w| async {}).await.unwrap();
+        let _conn = UnixStream::connect(&path).await.unwrap();
+        assert!(path.exists(), "a running server keeps its socket file");
+        server.close();
+        server.wait_closed().await;
+        assert!(!path.exists(), "the closed server left its socket file");
+    });
+}
+
+#[test]
+fn abstract_sockets_have_no_file_to_remove() {
+    ringloop::run(async {
+        let name = format!("\0ringloop-abstract-{}", std::process::id());
+        let listener = UnixListener::bind(&name).unwrap();
+        assert_eq!(listener.local_addr().unwrap(), None);
+        let _client = UnixStream::connect(&name).await.unwrap();
+        drop(listener);
+    });
+}
