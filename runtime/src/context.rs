@@ -13,6 +13,7 @@ thread_local! {
 }
 
 /// The id of the ring of the runtime running on this thread, 0 outside one.
+#[inline]
 pub(crate) fn ring_id() -> u64 {
     RING_ID.try_with(Cell::get).unwrap_or(0)
 }

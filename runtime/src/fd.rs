@@ -1,6 +1,7 @@
 //! File descriptors shared between a socket and the ops using it.
 
 use crate::driver::fixed::FixedSlot;
+use io_uring::squeue;
 use std::cell::OnceCell;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -60,10 +61,22 @@ impl SharedFd {
     /// The fd's slot in the registered-file table of the runtime running
     /// on this thread, if it holds one there.
     /// Returns the slot and that ring's id.
+    #[inline]
     pub(crate) fn fixed_slot(&self) -> Option<(u32, u64)> {
         let fixed = self.0.fixed.get()?;
         let ring = fixed.table.ring_id;
         (ring == crate::context::ring_id()).then_some((fixed.slot, ring))
+    }
+
+    /// What an SQE on this fd names: the fixed slot with IOSQE_FIXED_FILE
+    /// and the slot's ring, or the fd number, no flag and ring 0.
+    #[inline]
+    pub(crate) fn sqe_target(&self) -> (RawFd, squeue::Flags, u64) {
+        match self.fixed_slot() {
+            // Slots are below the table size, itself capped by RLIMIT_NOFILE.
+            Some((slot, ring)) => (slot as RawFd, squeue::Flags::FIXED_FILE, ring),
+            None => (self.0.fd.as_raw_fd(), squeue::Flags::empty(), 0),
+        }
     }
 
     /// The fd back, if no op holds it any more (its table slot, if any, is
@@ -104,22 +117,17 @@ impl AsFd for SharedFd {
 
 /// Builds an SQE for `fd`: against its fixed slot if it holds one in the
 /// current runtime's table, else against its fd number. `$t` names the
-/// target (`types::Fixed` or `types::Fd`) inside `$build`. Evaluates to
-/// `(entry, ring)`, where `ring` is the id of the ring the slot belongs to
-/// (0 for an fd number), for [`Op`](crate::op::Op)'s submit-time check.
+/// target (a `types::Fd` carrying the slot or the number) inside `$build`;
+/// a slot adds IOSQE_FIXED_FILE to the built entry, which is what
+/// `types::Fixed` does, without building the entry in two branches.
+/// Evaluates to `(entry, ring)`, where `ring` is the id of the ring the
+/// slot belongs to (0 for an fd number), for [`Op`](crate::op::Op)'s
+/// submit-time check.
 macro_rules! sqe_for {
     ($fd:expr, |$t:ident| $build:expr) => {{
-        let fd: &$crate::fd::SharedFd = $fd;
-        match fd.fixed_slot() {
-            Some((slot, ring)) => {
-                let $t = io_uring::types::Fixed(slot);
-                ($build, ring)
-            }
-            None => {
-                let $t = io_uring::types::Fd(std::os::fd::AsRawFd::as_raw_fd(fd));
-                ($build, 0)
-            }
-        }
+        let (raw, flags, ring) = $crate::fd::SharedFd::sqe_target($fd);
+        let $t = io_uring::types::Fd(raw);
+        (($build).flags(flags), ring)
     }};
 }
 pub(crate) use sqe_for;
