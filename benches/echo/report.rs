@@ -34,8 +34,9 @@ impl Results {
         median(&mut v)
     }
 
-    /// Median over rounds of `f(ringloop) / f(baseline)` within each round.
-    fn ratio(&self, sc: Scenario, baseline: &str, f: impl Fn(&Measured) -> f64) -> f64 {
+    /// Median, smallest and largest over rounds of `f(ringloop) / f(baseline)`
+    /// within each round.
+    fn ratio(&self, sc: Scenario, baseline: &str, f: impl Fn(&Measured) -> f64) -> Ratio {
         let find = |kind: &str, round: usize| {
             self.runs
                 .iter()
@@ -48,7 +49,11 @@ impl Results {
             .filter(|r| r.0 == sc && r.1 == "ringloop")
             .filter_map(|r| Some(f(&r.3) / find(baseline, r.2)?))
             .collect();
-        median(&mut v)
+        Ratio {
+            min: v.iter().copied().fold(f64::NAN, f64::min),
+            max: v.iter().copied().fold(f64::NAN, f64::max),
+            median: median(&mut v),
+        }
     }
 
     pub fn markdown(&self, caption: &str) -> String {
@@ -79,8 +84,8 @@ impl Results {
         }
         let _ = writeln!(
             out,
-            "\nRatios, ringloop / baseline (median of per-round ratios; targets: CPU <= 0.90 x \
-             tokio and <= 1.05 x uring, round trips/s >= 1.00 x tokio and monoio)\n"
+            "\nRatios, ringloop / baseline: median of per-round ratios [smallest-largest]; targets: \
+             CPU <= 0.90 x tokio and <= 1.05 x uring, round trips/s >= 1.00 x tokio and monoio\n"
         );
         let _ = writeln!(
             out,
@@ -105,12 +110,20 @@ impl Results {
     }
 }
 
-fn verdict(ratio: f64, met: impl Fn(f64) -> bool) -> String {
-    if ratio.is_nan() {
+/// A ratio over the rounds of one scenario.
+struct Ratio {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+fn verdict(ratio: Ratio, met: impl Fn(f64) -> bool) -> String {
+    let Ratio { median, min, max } = ratio;
+    if median.is_nan() {
         "n/a".to_string()
-    } else if met(ratio) {
-        format!("{ratio:.2} (met)")
+    } else if met(median) {
+        format!("{median:.2} [{min:.2}-{max:.2}] (met)")
     } else {
-        format!("{ratio:.2} (missed)")
+        format!("{median:.2} [{min:.2}-{max:.2}] (missed)")
     }
 }

@@ -175,11 +175,13 @@ fn print_table(runs: &[(&str, usize, Measured)], conns: usize, secs: u64, rounds
                 Some(cpu_per_request(&r.2) / cpu_per_request(&tokio.2))
             })
             .collect();
+        let min = ratios.iter().copied().fold(f64::NAN, f64::min);
+        let max = ratios.iter().copied().fold(f64::NAN, f64::max);
         let ratio = sys::median(&mut ratios);
         let verdict = if ratio <= 0.90 { "met" } else { "missed" };
         println!(
-            "\nCPU per request, {kind} ({what}) / tokio: {ratio:.2} ({verdict}; target <= 0.90, \
-             median of per-round ratios)"
+            "\nCPU per request, {kind} ({what}) / tokio: {ratio:.2} [{min:.2}-{max:.2}] \
+             ({verdict}; target <= 0.90, median [smallest-largest] of per-round ratios)"
         );
     }
 }
