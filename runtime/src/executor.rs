@@ -204,16 +204,17 @@ impl Core {
         for (orphan, cqe) in orphans.drain(..) {
             orphan.complete(cqe);
         }
+        // Each waker's header is usually a cache miss (one per connection
+        // woken): start loading them all before the loop, whose atomic
+        // swaps would otherwise take the misses one at a time. (Any other
+        // waker's data pointer is prefetched too; a prefetch never faults.)
+        for waker in &wakers {
+            crate::sys::prefetch(waker.data().cast(), 64);
+        }
         // Most wakers are this runtime's task wakers: those are queued
         // directly, under one borrow of the queue, without the thread-local
         // lookup of the general path. Any other waker is woken without the
         // borrow: it may reach the queue.
-        // Each waker's header is usually a cache miss (one per connection
-        // woken): start loading them all before the loop, whose atomic
-        // swaps would otherwise take the misses one at a time.
-        for waker in &wakers {
-            crate::sys::prefetch(waker.data().cast(), 64);
-        }
         let mut queue = self.queue.borrow_mut();
         for waker in wakers.drain(..) {
             match Header::of(&waker) {
