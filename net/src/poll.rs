@@ -11,7 +11,7 @@ use std::task::{ready, Context, Poll};
 
 /// How much one receive asks for.
 const READ_BUF: usize = 16 * 1024;
-/// The most one `poll_write` copies and sends.
+/// The most data `poll_write` holds that the kernel has not taken yet.
 const WRITE_MAX: usize = 64 * 1024;
 
 /// A TCP or Unix stream with the `futures-io` [`AsyncRead`],
@@ -19,11 +19,19 @@ const WRITE_MAX: usize = 64 * 1024;
 /// them (`futures_util::io::{AsyncReadExt, AsyncWriteExt, copy}`, codecs).
 ///
 /// io_uring needs buffers it owns until the kernel is done, so the adapter
-/// keeps an in-flight op and an owned buffer inside itself: reads land in
-/// its buffer and are copied out (or lent through `poll_fill_buf`), writes
-/// are copied into its buffer. A `poll_write` that returned `Pending` has
-/// its data in flight: call it again (as `AsyncWriteExt` does) to learn
-/// how much was sent. Dropping the adapter cancels its ops.
+/// keeps an in-flight op and owned buffers inside itself: reads land in its
+/// buffer and are copied out (or lent through `poll_fill_buf`).
+///
+/// Writes are buffered behind: `poll_write` copies the data into the
+/// adapter (up to 64 KiB not yet taken by the kernel) and reports it
+/// written at once; sends run in the background, in order, and a short
+/// send is resumed until every byte went out. `poll_write` returns
+/// `Pending` only while that buffer is full, so the count it reports
+/// always belongs to the data of that call, whatever the caller passes
+/// next. A send's error is reported by the next `poll_write`,
+/// `poll_flush` or `poll_close`. Call `flush` (or `close`) to wait until
+/// everything was handed to the kernel: dropping the adapter cancels its
+/// ops, and data still buffered then is lost, as with any buffered writer.
 ///
 /// Made with [`TcpStream::into_poll_stream`](crate::TcpStream::into_poll_stream)
 /// or [`UnixStream::into_poll_stream`](crate::UnixStream::into_poll_stream).
@@ -33,9 +41,15 @@ pub struct PollStream {
     rbuf: Vec<u8>,
     rpos: usize,
     read_op: Option<Op<Recv<Vec<u8>>>>,
-    /// The send buffer, back from the last send.
+    /// Data accepted by `poll_write` and not yet in a send.
     wbuf: Vec<u8>,
+    /// The send in flight: its buffer holds accepted data not yet sent,
+    /// from its start.
     write_op: Option<Op<Send<Vec<u8>>>>,
+    /// A buffer back from a completed send, reused for the next one.
+    spare: Vec<u8>,
+    /// An error of a background send, not yet reported to the caller.
+    write_err: Option<io::Error>,
     shutdown_op: Option<Op<Shutdown>>,
 }
 
@@ -46,6 +60,7 @@ impl fmt::Debug for PollStream {
             .field("buffered", &(self.rbuf.len() - self.rpos))
             .field("reading", &self.read_op.is_some())
             .field("writing", &self.write_op.is_some())
+            .field("write_buffered", &self.wbuf.len())
             .finish()
     }
 }
@@ -59,6 +74,8 @@ impl PollStream {
             read_op: None,
             wbuf: Vec::new(),
             write_op: None,
+            spare: Vec::new(),
+            write_err: None,
             shutdown_op: None,
         }
     }
@@ -124,15 +141,55 @@ impl AsyncBufRead for PollStream {
 }
 
 impl PollStream {
-    /// Waits for the send in flight, if any, and returns its result.
-    fn poll_write_op(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<usize>>> {
-        let Some(op) = self.write_op.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let (res, buf) = ready!(Pin::new(op).poll(cx));
-        self.write_op = None;
-        self.wbuf = buf;
-        Poll::Ready(Some(res))
+    /// Advances the background sends: collects a finished send, resumes a
+    /// short one with its rest, and starts sending what `poll_write`
+    /// buffered meanwhile. `Ready` once nothing is in flight, which also
+    /// means nothing is buffered; `Pending` while a send is in flight. A
+    /// send's error is kept in `write_err` and ends the sending (the
+    /// unsent data is dropped: the stream's state is unknown after it).
+    fn poll_sends(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if let Some(op) = self.write_op.as_mut() {
+                let (res, mut buf) = ready!(Pin::new(op).poll(cx));
+                self.write_op = None;
+                match res {
+                    Ok(n) if n > 0 && n < buf.len() => {
+                        // A short send: the rest goes out before anything
+                        // buffered after it.
+                        buf.drain(..n);
+                        self.write_op = Some(op::send(self.core.fd(), buf, 0));
+                        continue;
+                    }
+                    Ok(n) if n > 0 => {
+                        buf.clear();
+                        self.spare = buf;
+                    }
+                    Ok(_) => {
+                        self.fail_writes(io::Error::new(
+                            io::ErrorKind::WriteZero,
+                            format!("the socket accepted none of {} buffered bytes", buf.len()),
+                        ));
+                        return Poll::Ready(());
+                    }
+                    Err(e) => {
+                        self.fail_writes(e);
+                        return Poll::Ready(());
+                    }
+                }
+            }
+            if self.wbuf.is_empty() || self.write_err.is_some() {
+                return Poll::Ready(());
+            }
+            // Send everything buffered; the next writes fill the spare buffer.
+            let next = std::mem::replace(&mut self.wbuf, std::mem::take(&mut self.spare));
+            self.write_op = Some(op::send(self.core.fd(), next, 0));
+        }
+    }
+
+    /// Records a send's error and drops the data that will not be sent.
+    fn fail_writes(&mut self, e: io::Error) {
+        self.wbuf.clear();
+        self.write_err = Some(e);
     }
 }
 
@@ -143,25 +200,35 @@ impl AsyncWrite for PollStream {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.write_op.is_none() {
-            if data.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
-            let mut buf = std::mem::take(&mut this.wbuf);
-            buf.clear();
-            buf.extend_from_slice(&data[..data.len().min(WRITE_MAX)]);
-            this.write_op = Some(op::send(this.core.fd(), buf, 0));
+        // Progress first, so a finished send frees room and its error shows.
+        let _ = this.poll_sends(cx);
+        if let Some(e) = this.write_err.take() {
+            return Poll::Ready(Err(e));
         }
-        let res = ready!(this.poll_write_op(cx)).expect("a send is in flight");
-        Poll::Ready(res)
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let room = WRITE_MAX.saturating_sub(this.wbuf.len());
+        if room == 0 {
+            // Full: the send in flight wakes this task when it completes.
+            debug_assert!(this.write_op.is_some());
+            return Poll::Pending;
+        }
+        let n = room.min(data.len());
+        this.wbuf.extend_from_slice(&data[..n]);
+        if this.write_op.is_none() {
+            // Start sending now; the registered waker of a later poll sees it through.
+            let _ = this.poll_sends(cx);
+        }
+        Poll::Ready(Ok(n))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Sends go straight to the kernel; only one left in flight by an
-        // abandoned poll_write remains to wait for.
-        match ready!(self.poll_write_op(cx)) {
-            Some(Err(e)) => Poll::Ready(Err(e)),
-            _ => Poll::Ready(Ok(())),
+        let this = &mut *self;
+        ready!(this.poll_sends(cx));
+        match this.write_err.take() {
+            Some(e) => Poll::Ready(Err(e)),
+            None => Poll::Ready(Ok(())),
         }
     }
 
