@@ -82,19 +82,6 @@ impl Core {
         }
     }
 
-    /// Wakes a waker `turn` did not queue itself: this runtime's block_on
-    /// waker is queued directly too, anything else is woken normally.
-    fn wake(&self, waker: Waker) {
-        match Header::of(&waker) {
-            Some(header) if Arc::ptr_eq(&header.shared, &self.shared) => {
-                if !header.scheduled.swap(true, Ordering::AcqRel) {
-                    self.schedule(header.key, header.id);
-                }
-            }
-            _ => waker.wake(),
-        }
-    }
-
     pub(crate) fn spawn<F: Future + 'static>(
         &self,
         future: F,
@@ -211,21 +198,25 @@ impl Core {
         for waker in &wakers {
             crate::sys::prefetch(waker.data().cast(), 64);
         }
-        // Most wakers are this runtime's task wakers: those are queued
-        // directly, under one borrow of the queue, without the thread-local
-        // lookup of the general path. Any other waker is woken without the
-        // borrow: it may reach the queue.
+        // Most wakers are this runtime's own (tasks' and block_on's): those
+        // are queued directly, under one borrow of the queue, without the
+        // thread-local lookup of the general path. Any other waker is woken
+        // without the borrow: it may reach the queue.
         let mut queue = self.queue.borrow_mut();
         for waker in wakers.drain(..) {
             match Header::of(&waker) {
-                Some(h) if Arc::ptr_eq(&h.shared, &self.shared) && h.key != MAIN_KEY => {
+                Some(h) if Arc::ptr_eq(&h.shared, &self.shared) => {
                     if !h.scheduled.swap(true, Ordering::AcqRel) {
-                        queue.push_back((h.key, h.id));
+                        if h.key == MAIN_KEY {
+                            self.main_woken.set(true);
+                        } else {
+                            queue.push_back((h.key, h.id));
+                        }
                     }
                 }
                 _ => {
                     drop(queue);
-                    self.wake(waker);
+                    waker.wake();
                     queue = self.queue.borrow_mut();
                 }
             }
