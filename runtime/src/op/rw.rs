@@ -78,25 +78,8 @@ pub fn read<B: IoBufMut>(fd: &SharedFd, mut buf: B, offset: Option<u64>) -> Op<R
 }
 
 /// Receives from a socket into `buf` (from its start, up to its capacity).
-pub fn recv<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32) -> Op<Recv<B>> {
-    let (entry, ring) = sqe_for!(fd, |t| opcode::Recv::new(
-        t,
-        buf.stable_mut_ptr(),
-        len_u32(buf.bytes_total()),
-    )
-    .flags(flags)
-    .build());
-    // SAFETY: as in `read`.
-    unsafe {
-        Op::new_on(
-            Read {
-                _fd: fd.clone(),
-                buf,
-            },
-            entry,
-            ring,
-        )
-    }
+pub fn recv<B: IoBufMut>(fd: &SharedFd, buf: B, flags: i32) -> Op<Recv<B>> {
+    recv_with(fd, buf, flags, 0)
 }
 
 /// `IORING_RECVSEND_POLL_FIRST`, in the SQE's `ioprio` field of RECV/SEND.
@@ -108,14 +91,20 @@ const RECVSEND_POLL_FIRST: u16 = 1 << 0;
 /// data is unlikely to be there yet (the read that follows a request's
 /// response). Linux 5.19+: check
 /// [`Features::recv_poll_first`](crate::Features::recv_poll_first) first.
-pub fn recv_poll_first<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32) -> Op<Recv<B>> {
+pub fn recv_poll_first<B: IoBufMut>(fd: &SharedFd, buf: B, flags: i32) -> Op<Recv<B>> {
+    recv_with(fd, buf, flags, RECVSEND_POLL_FIRST)
+}
+
+/// A RECV with `ioprio` flags (0 or RECVSEND_POLL_FIRST).
+#[inline]
+fn recv_with<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32, ioprio: u16) -> Op<Recv<B>> {
     let (entry, ring) = sqe_for!(fd, |t| opcode::Recv::new(
         t,
         buf.stable_mut_ptr(),
         len_u32(buf.bytes_total()),
     )
     .flags(flags)
-    .ioprio(RECVSEND_POLL_FIRST)
+    .ioprio(ioprio)
     .build());
     // SAFETY: as in `read`.
     unsafe {
