@@ -426,22 +426,21 @@ impl Driver {
         // must ask the kernel on every turn.
         let need_enter = block || to_submit > 0 || kernel_has_work || !self.features.taskrun_flag;
         if need_enter {
-            let min_complete = u32::from(block);
             // IORING_ENTER_GETEVENTS (the io-uring crate keeps its constant private).
             let flags = 1u32 << 0;
             // A blocking wait may gather completions for up to the batch
-            // window before waking (IORING_FEAT_MIN_TIMEOUT).
+            // window before waking (IORING_FEAT_MIN_TIMEOUT): it asks for a
+            // full CQ, which the window cuts short.
             let batch = (block && self.batch_wait_usec > 0).then(|| {
                 ring_fd::GeteventsArg::min_wait(self.batch_wait_usec, &ring_fd::BATCH_WAIT_LIMIT)
             });
+            let min_complete = match batch {
+                Some(_) => ring.params().cq_entries(),
+                None => u32::from(block),
+            };
             let (fd, registered) = match self.registered {
                 Some(reg) => (reg.index(), true),
                 None => (ring.as_raw_fd(), false),
-            };
-            let min_complete = if batch.is_some() {
-                ring.params().cq_entries()
-            } else {
-                min_complete
             };
             // SAFETY: `fd` is the ring's fd or its registered index; the SQEs
             // being submitted were pushed under `submit`'s contract.
