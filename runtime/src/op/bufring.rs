@@ -172,9 +172,9 @@ impl Inner {
     fn give_back(&self, bid: u16) {
         let tail = self.tail.get();
         let mask = self.entries - 1;
-        // SAFETY: the slot at `tail & mask` is before the kernel's head
-        // modulo the ring (at most `entries` buffers exist, and this one is
-        // not in the ring), so the kernel does not read it now; the setters
+        // The slot at `tail & mask` is before the kernel's head modulo the
+        // ring (at most `entries` buffers exist, and this one is not in it).
+        // SAFETY: so the kernel does not read that slot now; the setters
         // touch addr/len/bid only, never the `resv` field that is the tail.
         unsafe {
             let entry = &mut *self.ring.as_ptr().add((tail & mask) as usize);

@@ -154,10 +154,10 @@ pub fn recv_msg<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32) -> Op<RecvMs
     let (entry, ring) = sqe_for!(fd, |t| opcode::RecvMsg::new(t, &mut hdr.msg)
         .flags(flags as u32)
         .build());
-    // SAFETY: the msghdr, its iovec and the address storage live in `hdr`,
-    // boxed and owned by the op until its CQE; the iovec describes `buf`'s
-    // stable memory, writable up to its capacity (IoBufMut contract), also
-    // owned by the op with the fd.
+    // The msghdr, its iovec and the address storage live in `hdr`, boxed and
+    // owned by the op until its CQE, as are `buf` and the fd.
+    // SAFETY: the iovec describes `buf`'s stable memory, writable up to its
+    // capacity (IoBufMut contract), and everything it points to is owned.
     unsafe {
         Op::new_on(
             RecvMsg {
