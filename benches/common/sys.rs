@@ -139,6 +139,12 @@ pub fn announce(listener: &std::net::TcpListener) -> io::Result<()> {
     out.flush()
 }
 
+/// The window of the `ringloop-batch` servers' `Builder::batch_wait`:
+/// `RINGLOOP_BENCH_BATCH_US` microseconds, default 50.
+pub fn batch_window() -> std::time::Duration {
+    std::time::Duration::from_micros(env_or("RINGLOOP_BENCH_BATCH_US", 50))
+}
+
 /// An environment variable parsed as a number, or `default`.
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {

@@ -91,11 +91,6 @@ fn main() {
     }
 }
 
-/// The batch window of the `ringloop-batch` server.
-fn batch_window() -> Duration {
-    Duration::from_micros(sys::env_or("RINGLOOP_BENCH_BATCH_US", 50))
-}
-
 fn server_main(args: &[String]) {
     let (Some(kind), Some(addr)) = (args.first(), args.get(1)) else {
         eprintln!("echo bench: --server needs KIND and ADDR (kinds: {KINDS:?})");
@@ -126,7 +121,7 @@ fn server_main(args: &[String]) {
         ("ringloop-batch", _) => server_ringloop::serve(
             listener,
             conns,
-            ringloop::Builder::new().batch_wait(batch_window()),
+            ringloop::Builder::new().batch_wait(sys::batch_window()),
         ),
         ("ringloop-ops", _) => server_ringloop_ops::serve(listener, conns, false),
         ("ringloop-ops-pollfirst", _) => server_ringloop_ops::serve(listener, conns, true),

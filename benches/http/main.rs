@@ -48,10 +48,10 @@ fn main() {
         sys::announce(&listener).expect("stdout");
         match kind.as_str() {
             "ringloop" => servers::serve_ringloop(listener, &ringloop::Builder::new()),
-            "ringloop-batch" => {
-                let window = Duration::from_micros(sys::env_or("RINGLOOP_BENCH_BATCH_US", 50));
-                servers::serve_ringloop(listener, ringloop::Builder::new().batch_wait(window))
-            }
+            "ringloop-batch" => servers::serve_ringloop(
+                listener,
+                ringloop::Builder::new().batch_wait(sys::batch_window()),
+            ),
             "ringloop-ops" => servers::serve_ringloop_ops(listener),
             "tokio" => servers::serve_tokio(listener),
             other => {
