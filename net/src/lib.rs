@@ -68,4 +68,4 @@ pub use streams::{
 };
 pub use tcp::{ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;
-pub use unix::{UnixDatagram, UnixListener, UnixStream};
+pub use unix::{DatagramOptions, UnixDatagram, UnixListener, UnixStream};

@@ -72,6 +72,8 @@ impl ListenOptions {
     /// device and inode), so a socket file another process bound at the
     /// same path since is left alone. On by default, as Python's
     /// `cleanup_socket=True`; turn it off to manage the file yourself.
+    /// [`UnixDatagram`](crate::UnixDatagram)s have the same switch in
+    /// [`DatagramOptions`](crate::DatagramOptions).
     pub fn cleanup_socket(mut self, on: bool) -> Self {
         self.cleanup_socket = on;
         self

@@ -26,8 +26,9 @@ fn path_of(addr: SockAddr) -> Option<PathBuf> {
     addr.as_pathname().map(Path::to_path_buf)
 }
 
-/// The socket file a listener created, removed when dropped if the path
-/// still names that same file (device and inode recorded at bind time).
+/// The socket file a [`UnixListener`] or [`UnixDatagram`] bound, removed
+/// when dropped if the path still names that same file (device and inode
+/// recorded at bind time).
 #[derive(Debug)]
 pub(crate) struct SocketFile {
     /// Absolute, so that a later change of working directory does not
@@ -38,6 +39,15 @@ pub(crate) struct SocketFile {
 }
 
 impl SocketFile {
+    /// The file to remove for a socket just bound to `addr`, if `cleanup`
+    /// asks for it: `None` for an abstract or unnamed address (no file).
+    fn for_bound(addr: &SockAddr, cleanup: bool) -> Option<SocketFile> {
+        match addr.as_pathname() {
+            Some(bound) if cleanup => SocketFile::record(bound),
+            _ => None,
+        }
+    }
+
     /// Records the file just bound at `path`; `None` if it cannot be found
     /// (then nothing will be removed).
     fn record(path: &Path) -> Option<SocketFile> {
@@ -91,11 +101,7 @@ impl UnixListener {
         let socket = opts
             .listen(Domain::UNIX, None, &addr)
             .map_err(|e| context(e, "could not listen on", path.display()))?;
-        // Abstract and unnamed addresses have no file to remove.
-        let socket_file = match addr.as_pathname() {
-            Some(bound) if opts.cleanup_socket => SocketFile::record(bound).map(Rc::new),
-            _ => None,
-        };
+        let socket_file = SocketFile::for_bound(&addr, opts.cleanup_socket).map(Rc::new);
         Ok(UnixListener {
             fd: SharedFd::new(socket.into()),
             socket_file,
@@ -180,27 +186,83 @@ impl UnixStream {
     }
 }
 
+/// How a [`UnixDatagram`] is bound; see [`UnixDatagram::bind_with`].
+///
+/// ```
+/// let opts = ringloop_net::DatagramOptions::new().cleanup_socket(false);
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone)]
+pub struct DatagramOptions {
+    cleanup_socket: bool,
+}
+
+impl Default for DatagramOptions {
+    fn default() -> Self {
+        DatagramOptions::new()
+    }
+}
+
+impl DatagramOptions {
+    /// The defaults of [`UnixDatagram::bind`]: the socket file is removed
+    /// when the socket is dropped.
+    pub fn new() -> DatagramOptions {
+        DatagramOptions {
+            cleanup_socket: true,
+        }
+    }
+
+    /// Whether the socket file a [`UnixDatagram`] bound to is removed when
+    /// the socket is dropped — but only if the path still names the file
+    /// the bind created (same device and inode), so a file bound or put at
+    /// the same path since is left alone. On by default, as for listeners
+    /// ([`ListenOptions::cleanup_socket`]); turn it off to manage the file
+    /// yourself.
+    pub fn cleanup_socket(mut self, on: bool) -> Self {
+        self.cleanup_socket = on;
+        self
+    }
+}
+
 /// A Unix datagram socket. Each send is one datagram; each receive returns
 /// one datagram, truncated to the buffer's capacity.
 ///
 /// Receives are cancel-safe, as [`UdpSocket`](crate::UdpSocket)'s are: a
 /// receive dropped before it completes stays in flight and the datagram it
 /// gets goes to the next receive, in order. Receive from one task at a time.
+///
+/// The socket file it binds is removed when the socket is dropped, unless
+/// the path names another file by then; see
+/// [`DatagramOptions::cleanup_socket`].
 #[derive(Debug)]
 pub struct UnixDatagram {
     core: DatagramCore,
+    /// The file to remove on drop (bound to a path, with cleanup on).
+    _socket_file: Option<SocketFile>,
 }
 
 impl UnixDatagram {
-    /// A socket bound to the socket file `path`.
+    /// A socket bound to the socket file `path` (which must not exist yet;
+    /// remove a stale one first). The file is removed again when the socket
+    /// is dropped; see [`DatagramOptions::cleanup_socket`] to keep it. A
+    /// path starting with a NUL byte names an abstract socket, which has no
+    /// file.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
+        UnixDatagram::bind_with(path, &DatagramOptions::new())
+    }
+
+    /// Like [`bind`](Self::bind), or without removing the socket file on
+    /// drop ([`DatagramOptions::cleanup_socket`]).
+    pub fn bind_with<P: AsRef<Path>>(path: P, opts: &DatagramOptions) -> io::Result<UnixDatagram> {
         let path = path.as_ref();
+        let addr = unix_addr(path)?;
         let socket = Socket::new(Domain::UNIX, Type::DGRAM, None)?;
         socket
-            .bind(&unix_addr(path)?)
+            .bind(&addr)
             .map_err(|e| context(e, "could not bind to", path.display()))?;
         Ok(UnixDatagram {
             core: DatagramCore::new(socket.into()),
+            _socket_file: SocketFile::for_bound(&addr, opts.cleanup_socket),
         })
     }
 
@@ -209,6 +271,7 @@ impl UnixDatagram {
         let socket = Socket::new(Domain::UNIX, Type::DGRAM, None)?;
         Ok(UnixDatagram {
             core: DatagramCore::new(socket.into()),
+            _socket_file: None,
         })
     }
 
@@ -218,9 +281,11 @@ impl UnixDatagram {
         Ok((
             UnixDatagram {
                 core: DatagramCore::new(OwnedFd::from(a)),
+                _socket_file: None,
             },
             UnixDatagram {
                 core: DatagramCore::new(OwnedFd::from(b)),
+                _socket_file: None,
             },
         ))
     }
