@@ -120,22 +120,20 @@ impl FixedFiles {
         })
     }
 
-    /// The closes to queue for slots released since the last turn; the
-    /// slots stay unusable until [`FixedFiles::submitted`].
-    pub(crate) fn take_closes(&mut self) -> Vec<squeue::Entry> {
-        let released = std::mem::take(&mut *self.table.released.borrow_mut());
-        let entries = released
-            .iter()
-            .map(|&slot| {
-                // No CQE_SKIP_SUCCESS: kernels before 5.17 would fail the
-                // close over it. The CQE is ignored by its tag.
-                opcode::Close::new(types::Fixed(slot))
-                    .build()
-                    .user_data(super::CANCEL_TAG)
-            })
-            .collect();
-        self.closing.extend(released);
-        entries
+    /// Appends to `out` the closes to queue for slots released since the
+    /// last turn; the slots stay unusable until [`FixedFiles::submitted`].
+    /// Allocation-free once `out` and the lists have grown: the caller
+    /// reuses `out`, and the released list keeps its capacity.
+    pub(crate) fn take_closes(&mut self, out: &mut Vec<squeue::Entry>) {
+        let mut released = self.table.released.borrow_mut();
+        out.extend(released.iter().map(|&slot| {
+            // No CQE_SKIP_SUCCESS: kernels before 5.17 would fail the
+            // close over it. The CQE is ignored by its tag.
+            opcode::Close::new(types::Fixed(slot))
+                .build()
+                .user_data(super::CANCEL_TAG)
+        }));
+        self.closing.extend(released.drain(..));
     }
 
     /// The SQ was fully submitted: the queued closes reached the kernel, so

@@ -72,6 +72,9 @@ pub(crate) struct Driver {
     ring_id: u64,
     /// The registered-file table, if the kernel took one.
     fixed: Option<fixed::FixedFiles>,
+    /// Reused by [`Driver::close_released_slots`] for the closes of a turn,
+    /// so that releasing slots costs no allocation per turn. Empty between uses.
+    close_scratch: Vec<squeue::Entry>,
     /// Batch window of blocking waits in µs (0: wake on the first CQE).
     batch_wait_usec: u32,
 }
@@ -110,6 +113,7 @@ impl Driver {
             next_buf_group: 0,
             ring_id,
             fixed,
+            close_scratch: Vec::new(),
             batch_wait_usec,
         };
         driver.arm_wake();
@@ -140,10 +144,16 @@ impl Driver {
         if self.ring.is_none() || !fixed.has_released() {
             return;
         }
-        for entry in fixed.take_closes() {
+        // Taken out of `self` while pushing (a push borrows all of `self`);
+        // put back empty, with its capacity, for the next turn. Slots
+        // released during these pushes wait for the next turn, as before.
+        let mut closes = std::mem::take(&mut self.close_scratch);
+        fixed.take_closes(&mut closes);
+        for entry in closes.drain(..) {
             // SAFETY: a CLOSE of a fixed slot carries no pointers.
             unsafe { self.push(&entry) };
         }
+        self.close_scratch = closes;
     }
 
     /// Number of ops the kernel may still post a CQE for.
