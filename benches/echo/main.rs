@@ -17,7 +17,10 @@
 //!   `ringloop-nofixed`, to A/B the registered-file table, and
 //!   `ringloop-batch`, with `Builder::batch_wait` (window from
 //!   `RINGLOOP_BENCH_BATCH_US`, default 50 µs), and
-//!   `ringloop-multi`, multishot recv from a provided-buffer ring);
+//!   `ringloop-multi`, multishot recv from a provided-buffer ring, and
+//!   `ringloop-multi-nodefer`, the same without DEFER_TASKRUN, and
+//!   `uring-multi` / `uring-multi-defer`, the floor with one multishot recv
+//!   per connection from a provided-buffer ring);
 //! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`;
 //! - `RINGLOOP_BENCH_MAX_NOISE` (default 0.05) and `RINGLOOP_BENCH_RETRIES`
 //!   (default 3): a run during which other processes used more than this
@@ -44,6 +47,7 @@ mod server_ringloop_multi;
 mod server_ringloop_ops;
 mod server_tokio;
 mod server_uring;
+mod server_uring_multi;
 
 use std::time::Duration;
 
@@ -57,10 +61,10 @@ pub const KINDS: [&str; 6] = [
     "monoio",
     "uring",
 ];
-/// Variants run only when named in `RINGLOOP_BENCH_SERVERS`: ringloop
-/// without DEFER_TASKRUN, and the hand-written loop with it (ring flag A/B);
-/// ringloop without a registered ring fd.
-pub const EXTRA_KINDS: [&str; 7] = [
+/// Variants run only when named in `RINGLOOP_BENCH_SERVERS` (A/B kinds:
+/// ring flags, registered files and ring fd, batched waits, multishot recv;
+/// see the module docs).
+pub const EXTRA_KINDS: [&str; 10] = [
     "ringloop-batch",
     "ringloop-nofixed",
     "ringloop-nodefer",
@@ -68,6 +72,9 @@ pub const EXTRA_KINDS: [&str; 7] = [
     "ringloop-noregring",
     "ringloop-ops-pollfirst",
     "ringloop-multi",
+    "ringloop-multi-nodefer",
+    "uring-multi",
+    "uring-multi-defer",
 ];
 const SCENARIOS: [(usize, usize); 4] = [(100, 128), (100, 4096), (1000, 128), (1000, 4096)];
 
@@ -125,9 +132,12 @@ fn server_main(args: &[String]) {
         ),
         ("ringloop-ops", _) => server_ringloop_ops::serve(listener, conns, false),
         ("ringloop-ops-pollfirst", _) => server_ringloop_ops::serve(listener, conns, true),
-        ("ringloop-multi", _) => server_ringloop_multi::serve(listener, conns),
+        ("ringloop-multi", _) => server_ringloop_multi::serve(listener, conns, true),
+        ("ringloop-multi-nodefer", _) => server_ringloop_multi::serve(listener, conns, false),
         ("uring", _) => server_uring::serve(listener, conns, false),
         ("uring-defer", _) => server_uring::serve(listener, conns, true),
+        ("uring-multi", _) => server_uring_multi::serve(listener, conns, false),
+        ("uring-multi-defer", _) => server_uring_multi::serve(listener, conns, true),
         ("tokio", None) => server_tokio::serve(listener),
         ("mio", None) => server_mio::serve(listener),
         ("monoio", None) => server_monoio::serve(listener),

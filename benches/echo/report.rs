@@ -117,13 +117,15 @@ struct Ratio {
     max: f64,
 }
 
+/// The median has three decimals, so one that misses a target by less than
+/// 0.005 does not print as the target itself.
 fn verdict(ratio: Ratio, met: impl Fn(f64) -> bool) -> String {
     let Ratio { median, min, max } = ratio;
     if median.is_nan() {
         "n/a".to_string()
     } else if met(median) {
-        format!("{median:.2} [{min:.2}-{max:.2}] (met)")
+        format!("{median:.3} [{min:.2}-{max:.2}] (met)")
     } else {
-        format!("{median:.2} [{min:.2}-{max:.2}] (missed)")
+        format!("{median:.3} [{min:.2}-{max:.2}] (missed)")
     }
 }

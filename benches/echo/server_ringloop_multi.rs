@@ -15,8 +15,12 @@ const RING_ENTRIES: u16 = 2048;
 const BUF_SIZE: usize = 4096;
 
 /// Serves until killed, or until `conns` connections were accepted and closed.
-pub fn serve(listener: TcpListener, conns: Option<usize>) {
-    let rt = ringloop_runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+/// `defer_taskrun` false sets the ring up without DEFER_TASKRUN.
+pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
+    let rt = ringloop_runtime::Builder::new()
+        .defer_taskrun(defer_taskrun)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     if !rt.features().multishot_recv {
         eprintln!("ringloop-multi server: this kernel has no multishot recv (Linux 6.0)");
         std::process::exit(1);

@@ -1,0 +1,232 @@
+//! A variant of the floor (`uring-multi`, `uring-multi-defer`): the same
+//! hand-written loop, but each connection receives with one multishot RECV
+//! from a provided-buffer ring instead of a RECV per message, and echoes
+//! straight out of the ring's buffer. It answers one question: does the
+//! kernel side get cheaper than the plain floor when the receive poll stays
+//! armed? No executor, no wakers, no allocation per op.
+
+use io_uring::types::BufRingEntry;
+use io_uring::{cqueue, opcode, squeue, types, IoUring, SubmissionQueue, Submitter};
+use std::alloc::Layout;
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU16, Ordering};
+
+const ACCEPT: u64 = u64::MAX;
+/// Low bit of a connection op's user_data: set for a send, clear for a recv.
+const SEND: u64 = 1;
+/// Buffers in the ring: more than the connections that can hold one at once.
+const ENTRIES: u16 = 4096;
+/// One message of the largest scenario fits one buffer.
+const BUF_SIZE: usize = 4096;
+const BGID: u16 = 7;
+
+struct Conn {
+    fd: OwnedFd,
+    /// Received buffers not yet echoed: (buffer id, length, bytes sent).
+    queue: VecDeque<(u16, usize, usize)>,
+    sending: bool,
+    /// Whether the multishot RECV is still armed (its final CQE not seen).
+    receiving: bool,
+}
+
+/// The provided-buffer ring: entries and buffers, never freed (the process
+/// exits when the server is done).
+struct Ring {
+    entries: *mut BufRingEntry,
+    bufs: *mut u8,
+    tail: u16,
+}
+
+impl Ring {
+    fn new(submitter: &Submitter<'_>) -> Ring {
+        let ring_layout =
+            Layout::from_size_align(ENTRIES as usize * std::mem::size_of::<BufRingEntry>(), 4096)
+                .unwrap();
+        let bufs_layout = Layout::from_size_align(ENTRIES as usize * BUF_SIZE, 4096).unwrap();
+        // SAFETY: both layouts have a non-zero size; the memory is leaked,
+        // so it outlives the registration.
+        let (entries, bufs) = unsafe {
+            (
+                std::alloc::alloc_zeroed(ring_layout).cast::<BufRingEntry>(),
+                std::alloc::alloc_zeroed(bufs_layout),
+            )
+        };
+        assert!(!entries.is_null() && !bufs.is_null(), "out of memory");
+        // SAFETY: page-aligned zeroed memory for ENTRIES entries, never freed.
+        unsafe { submitter.register_buf_ring_with_flags(entries as u64, ENTRIES, BGID, 0) }
+            .expect("IORING_REGISTER_PBUF_RING (Linux 5.19)");
+        let mut ring = Ring {
+            entries,
+            bufs,
+            tail: 0,
+        };
+        for bid in 0..ENTRIES {
+            ring.give_back(bid);
+        }
+        ring
+    }
+
+    fn buf(&self, bid: u16) -> *mut u8 {
+        // SAFETY: bid < ENTRIES, so the offset stays inside the allocation.
+        unsafe { self.bufs.add(bid as usize * BUF_SIZE) }
+    }
+
+    /// Puts buffer `bid` back at the ring's tail.
+    fn give_back(&mut self, bid: u16) {
+        let slot = self.tail & (ENTRIES - 1);
+        // SAFETY: the slot at our tail is outside what the kernel may read
+        // (it reads from its head up to the published tail).
+        unsafe {
+            let entry = &mut *self.entries.add(slot as usize);
+            entry.set_addr(self.buf(bid) as u64);
+            entry.set_len(BUF_SIZE as u32);
+            entry.set_bid(bid);
+        }
+        self.tail = self.tail.wrapping_add(1);
+        // SAFETY: the tail field overlays the first entry's `resv`, which
+        // the kernel reads and we alone write, atomically.
+        let tail = unsafe { &*(BufRingEntry::tail(self.entries) as *const AtomicU16) };
+        tail.store(self.tail, Ordering::Release);
+    }
+}
+
+/// Serves until killed, or until `conns` connections were accepted and closed.
+pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
+    let mut builder = IoUring::builder();
+    builder.setup_coop_taskrun().setup_cqsize(8192);
+    if defer_taskrun {
+        builder.setup_single_issuer().setup_defer_taskrun();
+    }
+    let mut ring: IoUring = builder
+        .build(2048)
+        .expect("io_uring with IORING_SETUP_COOP_TASKRUN");
+    let mut bufs = Ring::new(&ring.submitter());
+    let listen_fd = listener.as_raw_fd();
+    let mut table: slab::Slab<Conn> = slab::Slab::with_capacity(1024);
+    let mut accepted = 0;
+    let mut accepting = false;
+    loop {
+        let (submitter, mut sq, mut cq) = ring.split();
+        if !accepting && accepted < conns.unwrap_or(usize::MAX) {
+            let sqe = opcode::Accept::new(
+                types::Fd(listen_fd),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(ACCEPT);
+            push(&submitter, &mut sq, &sqe);
+            accepting = true;
+        }
+        if !accepting && table.is_empty() {
+            return;
+        }
+        sq.sync();
+        match submitter.submit_and_wait(1) {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+            Err(e) => panic!("io_uring_enter failed: {e}"),
+        }
+        cq.sync();
+        for cqe in &mut cq {
+            if cqe.user_data() == ACCEPT {
+                accepting = false;
+                if cqe.result() >= 0 {
+                    accepted += 1;
+                    // SAFETY: the kernel created this fd for us; nobody else owns it.
+                    let fd = unsafe { OwnedFd::from_raw_fd(cqe.result()) };
+                    let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
+                    let entry = table.vacant_entry();
+                    let key = entry.key() as u64;
+                    let conn = entry.insert(Conn {
+                        fd,
+                        queue: VecDeque::with_capacity(4),
+                        sending: false,
+                        receiving: true,
+                    });
+                    push(&submitter, &mut sq, &recv_sqe(conn, key));
+                }
+                continue;
+            }
+            on_conn_cqe(&submitter, &mut sq, &mut table, &mut bufs, &cqe);
+        }
+    }
+}
+
+fn on_conn_cqe(
+    submitter: &Submitter<'_>,
+    sq: &mut SubmissionQueue<'_>,
+    table: &mut slab::Slab<Conn>,
+    bufs: &mut Ring,
+    cqe: &cqueue::Entry,
+) {
+    let key = cqe.user_data() >> 1;
+    let conn = &mut table[key as usize];
+    let res = cqe.result();
+    if cqe.user_data() & SEND != 0 {
+        conn.sending = false;
+        if res <= 0 {
+            conn.queue.clear();
+        } else {
+            let front = conn.queue.front_mut().expect("a send has its buffer");
+            front.2 += res as usize;
+            if front.2 == front.1 {
+                bufs.give_back(front.0);
+                conn.queue.pop_front();
+            }
+        }
+    } else {
+        if let Some(bid) = cqueue::buffer_select(cqe.flags()) {
+            if res > 0 {
+                conn.queue.push_back((bid, res as usize, 0));
+            } else {
+                bufs.give_back(bid);
+            }
+        }
+        if !cqueue::more(cqe.flags()) {
+            conn.receiving = res > 0 || res == -libc::ENOBUFS;
+            if conn.receiving {
+                push(submitter, sq, &recv_sqe(conn, key));
+            }
+        }
+    }
+    if !conn.sending {
+        if let Some(&(bid, len, sent)) = conn.queue.front() {
+            let sqe = opcode::Send::new(
+                types::Fd(conn.fd.as_raw_fd()),
+                // SAFETY: inside buffer `bid`, which the queue holds.
+                unsafe { bufs.buf(bid).add(sent) },
+                (len - sent) as u32,
+            )
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+            .user_data(key << 1 | SEND);
+            push(submitter, sq, &sqe);
+            conn.sending = true;
+        } else if !conn.receiving {
+            table.remove(key as usize);
+        }
+    }
+}
+
+fn recv_sqe(conn: &Conn, key: u64) -> squeue::Entry {
+    opcode::RecvMulti::new(types::Fd(conn.fd.as_raw_fd()), BGID)
+        .build()
+        .user_data(key << 1)
+}
+
+/// Pushes one SQE, submitting the queue first if it is full.
+fn push(submitter: &Submitter<'_>, sq: &mut SubmissionQueue<'_>, sqe: &squeue::Entry) {
+    loop {
+        // SAFETY: the SQEs point into the leaked buffer ring memory.
+        if unsafe { sq.push(sqe) }.is_ok() {
+            return;
+        }
+        sq.sync();
+        let _ = submitter.submit();
+        sq.sync();
+    }
+}
