@@ -6,7 +6,12 @@
 //! binary pinned to core 0; wrk runs pinned to core 1 with one thread.
 //! Environment: `RINGLOOP_BENCH_HTTP_CONNS` (default 100),
 //! `RINGLOOP_BENCH_SECS` (default 3, whole seconds), `RINGLOOP_BENCH_ROUNDS`
-//! (default 3; servers alternate, the table shows medians).
+//! (default 3; servers alternate, the table shows medians),
+//! `RINGLOOP_BENCH_MAX_NOISE` (default 0.05) and `RINGLOOP_BENCH_RETRIES`
+//! (default 3): a run during which CPU time neither the server nor wrk used
+//! exceeded this share of a core on cores 0 and 1 (other processes,
+//! interrupts, hypervisor steal) is repeated, up to this many times, and the
+//! least disturbed attempt is kept (the `noise` column).
 //! Target: ringloop CPU per request <= 0.90 x tokio.
 
 #[path = "../common/sys.rs"]
@@ -30,6 +35,9 @@ struct Measured {
     server_cpu: Duration,
     p50: String,
     p99: String,
+    /// CPU that neither the server nor wrk used on the two cores during the
+    /// run, in cores (other processes, interrupts, the hypervisor's steal).
+    noise: f64,
 }
 
 fn main() {
@@ -68,18 +76,22 @@ fn main() {
     let conns: usize = sys::env_or("RINGLOOP_BENCH_HTTP_CONNS", 100);
     let secs: u64 = sys::env_or("RINGLOOP_BENCH_SECS", 3);
     let rounds: usize = sys::env_or("RINGLOOP_BENCH_ROUNDS", 3);
+    let max_noise: f64 = sys::env_or("RINGLOOP_BENCH_MAX_NOISE", 0.05);
+    let retries: usize = sys::env_or("RINGLOOP_BENCH_RETRIES", 3);
     let mut runs: Vec<(&str, usize, Measured)> = Vec::new();
     for round in 0..rounds {
         for i in 0..KINDS.len() {
             let kind = KINDS[(i + round) % KINDS.len()];
-            match run_one(kind, conns, secs.max(1)) {
+            match run_quiet(kind, conns, secs.max(1), max_noise, retries) {
                 Ok(m) => {
                     eprintln!(
-                        "round {round}, {kind}: {:.0} req/s, {:.2} us CPU/req, p50 {}, p99 {}",
+                        "round {round}, {kind}: {:.0} req/s, {:.2} us CPU/req, p50 {}, p99 {}, \
+                         noise {:.0}%",
                         m.per_sec,
                         cpu_per_request(&m),
                         m.p50,
-                        m.p99
+                        m.p99,
+                        m.noise * 100.0
                     );
                     runs.push((kind, round, m));
                 }
@@ -94,20 +106,56 @@ fn cpu_per_request(m: &Measured) -> f64 {
     m.server_cpu.as_secs_f64() * 1e6 / m.requests as f64
 }
 
+/// Runs until an attempt is disturbed by less than `max_noise` of a core,
+/// at most `1 + retries` times; keeps the least disturbed attempt.
+fn run_quiet(
+    kind: &str,
+    conns: usize,
+    secs: u64,
+    max_noise: f64,
+    retries: usize,
+) -> std::io::Result<Measured> {
+    let mut best = run_one(kind, conns, secs)?;
+    for _ in 0..retries {
+        if best.noise <= max_noise {
+            break;
+        }
+        let m = run_one(kind, conns, secs)?;
+        if m.noise < best.noise {
+            best = m;
+        }
+    }
+    Ok(best)
+}
+
+/// Busy time of cores 0 and 1, the server's CPU time, and the CPU time of
+/// this process and its waited-for children (wrk, once it has exited).
+fn sample(server: u32) -> std::io::Result<[Duration; 3]> {
+    let me = std::process::id();
+    Ok([
+        sys::core_busy(0)? + sys::core_busy(1)?,
+        sys::cpu_time(server)?,
+        sys::cpu_time(me)? + sys::waited_children_cpu_time(me)?,
+    ])
+}
+
 fn run_one(kind: &str, conns: usize, secs: u64) -> std::io::Result<Measured> {
     let server = sys::ServerProcess::start(&[
         "--server".to_string(),
         kind.to_string(),
         "127.0.0.1:0".to_string(),
     ])?;
-    let cpu_start = sys::cpu_time(server.pid())?;
+    let start = sample(server.pid())?;
+    let started = std::time::Instant::now();
     let out = Command::new("taskset")
         .args(["-c", "1", "wrk", "-t1", "--latency"])
         .arg(format!("-c{conns}"))
         .arg(format!("-d{secs}s"))
         .arg(format!("http://{}/", server.addr))
         .output()?;
-    let cpu_end = sys::cpu_time(server.pid())?;
+    let end = sample(server.pid())?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let [busy, server_cpu, ours] = [0, 1, 2].map(|i| end[i].saturating_sub(start[i]));
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(std::io::Error::other(format!("wrk failed: {text}")));
@@ -135,9 +183,11 @@ fn run_one(kind: &str, conns: usize, secs: u64) -> std::io::Result<Measured> {
     Ok(Measured {
         requests,
         per_sec,
-        server_cpu: cpu_end.saturating_sub(cpu_start),
+        server_cpu,
         p50: field("50%").unwrap_or("?").to_string(),
         p99: field("99%").unwrap_or("?").to_string(),
+        noise: ((busy.as_secs_f64() - server_cpu.as_secs_f64() - ours.as_secs_f64()) / elapsed)
+            .max(0.0),
     })
 }
 
@@ -154,13 +204,14 @@ fn print_table(runs: &[(&str, usize, Measured)], conns: usize, secs: u64, rounds
         "\nHTTP/1.1 hello under wrk ({conns} connections, 1 wrk thread on core 1, server on \
          core 0; medians of {rounds} runs of {secs} s)\n"
     );
-    println!("| server | requests/s | server CPU us/request |");
-    println!("|---|---:|---:|");
+    println!("| server | requests/s | server CPU us/request | noise |");
+    println!("|---|---:|---:|---:|");
     for kind in KINDS {
         println!(
-            "| {kind} | {:.0} | {:.2} |",
+            "| {kind} | {:.0} | {:.2} | {:.0}% |",
             median_of(kind, &|m| m.per_sec),
-            median_of(kind, &cpu_per_request)
+            median_of(kind, &cpu_per_request),
+            median_of(kind, &|m| m.noise * 100.0)
         );
     }
     for (kind, what) in [
@@ -180,7 +231,7 @@ fn print_table(runs: &[(&str, usize, Measured)], conns: usize, secs: u64, rounds
         let ratio = sys::median(&mut ratios);
         let verdict = if ratio <= 0.90 { "met" } else { "missed" };
         println!(
-            "\nCPU per request, {kind} ({what}) / tokio: {ratio:.2} [{min:.2}-{max:.2}] \
+            "\nCPU per request, {kind} ({what}) / tokio: {ratio:.3} [{min:.2}-{max:.2}] \
              ({verdict}; target <= 0.90, median [smallest-largest] of per-round ratios)"
         );
     }
