@@ -282,16 +282,9 @@ fn push(
     in_flight: &mut usize,
 ) {
     *in_flight += 1;
-    loop {
-        // SAFETY: every SQE points into a connection's boxed buffers, which
-        // live until all ops completed (`run` drains before dropping them).
-        if unsafe { sq.push(sqe) }.is_ok() {
-            return;
-        }
-        sq.sync();
-        let _ = submitter.submit();
-        sq.sync();
-    }
+    // SAFETY: every SQE points into a connection's boxed buffers, which
+    // live until all ops completed (`run` drains before dropping them).
+    unsafe { super::server_uring::push_unchecked(submitter, sq, sqe) }
 }
 
 fn percentile(hist: &[u64], q: f64) -> Duration {

@@ -6,7 +6,8 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring, SubmissionQueue, Submitte
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-const ACCEPT: u64 = u64::MAX;
+/// The user_data of the ACCEPT.
+pub const ACCEPT: u64 = u64::MAX;
 /// Low bit of a connection op's user_data: set for a send, clear for a recv.
 const SEND: u64 = 1;
 
@@ -23,14 +24,7 @@ struct Conn {
 /// Serves until killed, or until `conns` connections were accepted and closed.
 /// `defer_taskrun` adds SINGLE_ISSUER + DEFER_TASKRUN, as ringloop uses.
 pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
-    let mut builder = IoUring::builder();
-    builder.setup_coop_taskrun().setup_cqsize(8192);
-    if defer_taskrun {
-        builder.setup_single_issuer().setup_defer_taskrun();
-    }
-    let mut ring: IoUring = builder
-        .build(2048)
-        .expect("io_uring with IORING_SETUP_COOP_TASKRUN");
+    let mut ring = floor_ring(defer_taskrun);
     let listen_fd = listener.as_raw_fd();
     let mut table: slab::Slab<Conn> = slab::Slab::with_capacity(1024);
     let mut accepted = 0;
@@ -38,15 +32,7 @@ pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
     loop {
         let (submitter, mut sq, mut cq) = ring.split();
         if !accepting && accepted < conns.unwrap_or(usize::MAX) {
-            let sqe = opcode::Accept::new(
-                types::Fd(listen_fd),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            )
-            .flags(libc::SOCK_CLOEXEC)
-            .build()
-            .user_data(ACCEPT);
-            push(&submitter, &mut sq, &sqe);
+            push(&submitter, &mut sq, &accept_sqe(listen_fd));
             accepting = true;
         }
         if !accepting && table.is_empty() {
@@ -136,11 +122,25 @@ fn send_sqe(conn: &mut Conn, key: u64) -> squeue::Entry {
     .user_data(key << 1 | SEND)
 }
 
-/// Pushes one SQE, submitting the queue first if it is full.
+/// Pushes one SQE of this loop.
 fn push(submitter: &Submitter<'_>, sq: &mut SubmissionQueue<'_>, sqe: &squeue::Entry) {
+    // SAFETY: every SQE points into a connection's boxed buffer, which
+    // stays in the table until that connection's last CQE (see `Conn`).
+    unsafe { push_unchecked(submitter, sq, sqe) }
+}
+
+/// Pushes one SQE, submitting the queue first if it is full (shared by the
+/// hand-written loops of this bench).
+///
+/// # Safety
+/// Every pointer in `sqe` stays valid until the op's CQE is reaped.
+pub unsafe fn push_unchecked(
+    submitter: &Submitter<'_>,
+    sq: &mut SubmissionQueue<'_>,
+    sqe: &squeue::Entry,
+) {
     loop {
-        // SAFETY: every SQE points into a connection's boxed buffer, which
-        // stays in the table until that connection's last CQE (see `Conn`).
+        // SAFETY: forwarded from this function's contract.
         if unsafe { sq.push(sqe) }.is_ok() {
             return;
         }
@@ -148,4 +148,29 @@ fn push(submitter: &Submitter<'_>, sq: &mut SubmissionQueue<'_>, sqe: &squeue::E
         let _ = submitter.submit();
         sq.sync();
     }
+}
+
+/// The floor's ring: COOP_TASKRUN, and SINGLE_ISSUER + DEFER_TASKRUN if
+/// `defer_taskrun`.
+pub fn floor_ring(defer_taskrun: bool) -> IoUring {
+    let mut builder = IoUring::builder();
+    builder.setup_coop_taskrun().setup_cqsize(8192);
+    if defer_taskrun {
+        builder.setup_single_issuer().setup_defer_taskrun();
+    }
+    builder
+        .build(2048)
+        .expect("io_uring with IORING_SETUP_COOP_TASKRUN")
+}
+
+/// A single-shot ACCEPT on `listen_fd`, tagged [`ACCEPT`].
+pub fn accept_sqe(listen_fd: std::os::fd::RawFd) -> squeue::Entry {
+    opcode::Accept::new(
+        types::Fd(listen_fd),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    )
+    .flags(libc::SOCK_CLOEXEC)
+    .build()
+    .user_data(ACCEPT)
 }

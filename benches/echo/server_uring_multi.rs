@@ -5,15 +5,15 @@
 //! kernel side get cheaper than the plain floor when the receive poll stays
 //! armed? No executor, no wakers, no allocation per op.
 
+use super::server_uring::{accept_sqe, floor_ring, push_unchecked, ACCEPT};
 use io_uring::types::BufRingEntry;
-use io_uring::{cqueue, opcode, squeue, types, IoUring, SubmissionQueue, Submitter};
+use io_uring::{cqueue, opcode, squeue, types, SubmissionQueue, Submitter};
 use std::alloc::Layout;
 use std::collections::VecDeque;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 
-const ACCEPT: u64 = u64::MAX;
 /// Low bit of a connection op's user_data: set for a send, clear for a recv.
 const SEND: u64 = 1;
 /// Buffers in the ring: more than the connections that can hold one at once.
@@ -94,14 +94,7 @@ impl Ring {
 
 /// Serves until killed, or until `conns` connections were accepted and closed.
 pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
-    let mut builder = IoUring::builder();
-    builder.setup_coop_taskrun().setup_cqsize(8192);
-    if defer_taskrun {
-        builder.setup_single_issuer().setup_defer_taskrun();
-    }
-    let mut ring: IoUring = builder
-        .build(2048)
-        .expect("io_uring with IORING_SETUP_COOP_TASKRUN");
+    let mut ring = floor_ring(defer_taskrun);
     let mut bufs = Ring::new(&ring.submitter());
     let listen_fd = listener.as_raw_fd();
     let mut table: slab::Slab<Conn> = slab::Slab::with_capacity(1024);
@@ -110,15 +103,7 @@ pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
     loop {
         let (submitter, mut sq, mut cq) = ring.split();
         if !accepting && accepted < conns.unwrap_or(usize::MAX) {
-            let sqe = opcode::Accept::new(
-                types::Fd(listen_fd),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            )
-            .flags(libc::SOCK_CLOEXEC)
-            .build()
-            .user_data(ACCEPT);
-            push(&submitter, &mut sq, &sqe);
+            push(&submitter, &mut sq, &accept_sqe(listen_fd));
             accepting = true;
         }
         if !accepting && table.is_empty() {
@@ -218,15 +203,8 @@ fn recv_sqe(conn: &Conn, key: u64) -> squeue::Entry {
         .user_data(key << 1)
 }
 
-/// Pushes one SQE, submitting the queue first if it is full.
+/// Pushes one SQE of this loop.
 fn push(submitter: &Submitter<'_>, sq: &mut SubmissionQueue<'_>, sqe: &squeue::Entry) {
-    loop {
-        // SAFETY: the SQEs point into the leaked buffer ring memory.
-        if unsafe { sq.push(sqe) }.is_ok() {
-            return;
-        }
-        sq.sync();
-        let _ = submitter.submit();
-        sq.sync();
-    }
+    // SAFETY: the SQEs point into the buffer ring's memory, which is leaked.
+    unsafe { push_unchecked(submitter, sq, sqe) }
 }
