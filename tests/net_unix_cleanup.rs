@@ -36,36 +36,51 @@ fn dropped_listener_removes_its_socket_file() {
     });
 }
 
+/// Binds a socket with `bind` at three paths and, before dropping it, puts
+/// another socket (`bind_other`), a plain file, or nothing at its path:
+/// dropping ours must leave each as it is.
+fn replaced_paths_are_left_alone<S, O>(
+    prefix: &str,
+    bind: impl Fn(&Path) -> S,
+    bind_other: impl Fn(&Path) -> O,
+) {
+    // Another socket bound at the path after ours was unlinked.
+    let path = unix_path(&format!("{prefix}replaced-socket"));
+    let ours = bind(&path);
+    std::fs::remove_file(&path).unwrap();
+    let other = bind_other(&path);
+    let other_ino = inode(&path);
+    drop(ours);
+    assert!(path.exists(), "removed a socket file another socket owns");
+    assert_eq!(inode(&path), other_ino);
+    drop(other);
+    std::fs::remove_file(&path).unwrap();
+
+    // A plain file put in its place.
+    let path = unix_path(&format!("{prefix}replaced-file"));
+    let ours = bind(&path);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"not a socket").unwrap();
+    drop(ours);
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
+    std::fs::remove_file(&path).unwrap();
+
+    // Already gone: dropping is quiet.
+    let path = unix_path(&format!("{prefix}gone"));
+    let ours = bind(&path);
+    std::fs::remove_file(&path).unwrap();
+    drop(ours);
+    assert!(!path.exists());
+}
+
 #[test]
 fn a_file_replaced_at_the_path_is_left_alone() {
     ringloop::run(async {
-        // Another socket bound at the path after ours was unlinked.
-        let path = unix_path("replaced-socket");
-        let listener = UnixListener::bind(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        let other = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        let other_ino = inode(&path);
-        drop(listener);
-        assert!(path.exists(), "removed a socket file another listener owns");
-        assert_eq!(inode(&path), other_ino);
-        drop(other);
-        std::fs::remove_file(&path).unwrap();
-
-        // A plain file put in its place.
-        let path = unix_path("replaced-file");
-        let listener = UnixListener::bind(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        std::fs::write(&path, b"not a socket").unwrap();
-        drop(listener);
-        assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
-        std::fs::remove_file(&path).unwrap();
-
-        // Already gone: dropping is quiet.
-        let path = unix_path("gone");
-        let listener = UnixListener::bind(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        drop(listener);
-        assert!(!path.exists());
+        replaced_paths_are_left_alone(
+            "",
+            |p| UnixListener::bind(p).unwrap(),
+            |p| std::os::unix::net::UnixListener::bind(p).unwrap(),
+        );
     });
 }
 
@@ -167,33 +182,11 @@ fn datagram_cleanup_can_be_turned_off() {
 #[test]
 fn a_file_replaced_at_a_datagram_path_is_left_alone() {
     ringloop::run(async {
-        // Another socket bound at the path after ours was unlinked.
-        let path = unix_path("dgram-replaced-socket");
-        let sock = UnixDatagram::bind(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        let other = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-        let other_ino = inode(&path);
-        drop(sock);
-        assert!(path.exists(), "removed a socket file another socket owns");
-        assert_eq!(inode(&path), other_ino);
-        drop(other);
-        std::fs::remove_file(&path).unwrap();
-
-        // A plain file put in its place.
-        let path = unix_path("dgram-replaced-file");
-        let sock = UnixDatagram::bind(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        std::fs::write(&path, b"not a socket").unwrap();
-        drop(sock);
-        assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
-        std::fs::remove_file(&path).unwrap();
-
-        // Already gone: dropping is quiet.
-        let path = unix_path("dgram-gone");
-        let sock = UnixDatagram::bind(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        drop(sock);
-        assert!(!path.exists());
+        replaced_paths_are_left_alone(
+            "dgram-",
+            |p| UnixDatagram::bind(p).unwrap(),
+            |p| std::os::unix::net::UnixDatagram::bind(p).unwrap(),
+        );
     });
 }
 
