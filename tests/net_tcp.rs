@@ -241,3 +241,27 @@ fn rebinding_a_port_in_time_wait_works_thanks_to_so_reuseaddr() {
         assert_eq!(again.local_addr().unwrap(), addr);
     });
 }
+
+#[test]
+fn a_dropped_stream_sends_its_fin_at_once() {
+    use std::io::Read;
+    ringloop::run(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        // A bound on the blocking read in case of a bug (not a timing assertion).
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let (res, _) = stream.write_all(b"bye".to_vec()).await;
+        res.unwrap();
+        drop(stream);
+        // No await in between: the peer sees the end of stream while this
+        // task still runs.
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got)
+            .expect("the peer sees the FIN of the dropped stream");
+        assert_eq!(got, b"bye");
+    });
+}

@@ -176,3 +176,18 @@ fn unix_datagram_send_to_recv_from_and_pair() {
         std::fs::remove_file(&pb).unwrap();
     });
 }
+
+#[test]
+fn a_dropped_udp_socket_frees_its_address_at_once() {
+    ringloop::run(async {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = a.local_addr().unwrap();
+        // An op makes sure the socket is in use by the ring, as in a server.
+        let (res, _) = a.send_to(b"x".to_vec(), addr).await;
+        res.unwrap();
+        drop(a);
+        // No await in between: the address is free before the task yields.
+        let b = UdpSocket::bind(addr).expect("the dropped socket's address is free again");
+        assert_eq!(b.local_addr().unwrap(), addr);
+    });
+}

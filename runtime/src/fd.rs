@@ -14,9 +14,9 @@ use std::rc::Rc;
 /// An fd may also hold a slot of its runtime's registered-file table
 /// ([`SharedFd::register`]): ops built on that runtime then name the slot
 /// instead of the fd number, which saves the kernel a file lookup and
-/// reference count per op. The slot is given back when the last clone is
-/// dropped; the file itself is closed once both the fd and the slot are gone
-/// (the slot on the loop's next turn).
+/// reference count per op. The slot is emptied and given back when the last
+/// clone is dropped, right after the fd is closed, so the file is closed
+/// then, as without a slot.
 #[derive(Clone)]
 pub struct SharedFd(Rc<Inner>);
 

@@ -5,16 +5,20 @@
 //!
 //! Slots are handed out by [`FixedFiles::register`] (one synchronous
 //! IORING_REGISTER_FILES_UPDATE per fd) and come back when the last clone
-//! of the [`SharedFd`](crate::fd::SharedFd) holding one is dropped: the slot
-//! goes on the table's `released` list, the driver's next turn queues an
-//! IORING_OP_CLOSE of the slot, and the slot is reused only after the enter
-//! that submitted that close returned. Until then a new registration cannot
-//! land in a slot a queued close would empty.
+//! of the [`SharedFd`](crate::fd::SharedFd) holding one is dropped. The slot
+//! is then emptied at once, with another synchronous update: the table holds
+//! a reference to the socket's file, so until the slot is emptied the
+//! socket stays open (no FIN for a stream, its address still bound for a
+//! datagram socket) even though its fd was closed. Only if that update
+//! fails does the slot go on the table's `released` list: the driver's next
+//! turn queues an IORING_OP_CLOSE of it, and the slot is reused only after
+//! the enter that submitted that close returned, so a new registration
+//! cannot land in a slot a queued close would empty.
 
 use io_uring::{opcode, squeue, types, Submitter};
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -32,16 +36,31 @@ pub(crate) fn next_ring_id() -> u64 {
 pub(crate) struct FixedTable {
     /// The ring the slots belong to.
     pub(crate) ring_id: u64,
-    /// False once the ring is closed: its slots died with it.
+    /// The ring's fd, for emptying slots without borrowing the driver.
+    ring_fd: RawFd,
+    /// False once the ring is closed: its slots died with it (and
+    /// `ring_fd` may name another file).
     alive: Cell<bool>,
-    /// Slots whose fd was dropped, waiting for the driver's next turn.
+    /// Slots emptied on release, free for the next registration.
+    emptied: RefCell<Vec<u32>>,
+    /// Slots whose fd was dropped but which could not be emptied at once,
+    /// waiting for the driver's next turn to close them.
     released: RefCell<Vec<u32>>,
 }
 
 impl FixedTable {
-    /// Gives `slot` back (called when the last holder of its fd drops it).
+    /// Gives `slot` back (called when the last holder of its fd drops it):
+    /// empties it now, so the file is closed as soon as its fd is, or else
+    /// leaves it for the driver's next turn.
     pub(crate) fn release(&self, slot: u32) {
-        if self.alive.get() {
+        if !self.alive.get() {
+            return;
+        }
+        // `ring_fd` is the live ring's (checked above), and the slot is one
+        // no op uses any more (its last holder is gone).
+        if super::ring_fd::empty_file_slot(self.ring_fd, slot) {
+            self.emptied.borrow_mut().push(slot);
+        } else {
             self.released.borrow_mut().push(slot);
         }
     }
@@ -83,7 +102,8 @@ impl FixedFiles {
     /// Registers a sparse table of up to `slots` files with the ring,
     /// shrinking to the RLIMIT_NOFILE soft limit the kernel enforces. `None`
     /// if the kernel refuses (too old, or no memory): ops then use fd numbers.
-    pub(crate) fn new(submitter: &Submitter<'_>, ring_id: u64, slots: u32) -> Option<FixedFiles> {
+    pub(crate) fn new(ring: &io_uring::IoUring, ring_id: u64, slots: u32) -> Option<FixedFiles> {
+        let submitter = ring.submitter();
         let limit = crate::rlimit::nofile_limit().map_or(1024, |(soft, _)| soft);
         let slots = u32::try_from(limit).unwrap_or(u32::MAX).min(slots);
         if slots == 0 || submitter.register_files_sparse(slots).is_err() {
@@ -92,7 +112,9 @@ impl FixedFiles {
         Some(FixedFiles {
             table: Rc::new(FixedTable {
                 ring_id,
+                ring_fd: ring.as_raw_fd(),
                 alive: Cell::new(true),
+                emptied: RefCell::new(Vec::new()),
                 released: RefCell::new(Vec::new()),
             }),
             free: (0..slots).rev().collect(),
@@ -109,6 +131,7 @@ impl FixedFiles {
     /// Installs `fd` in a free slot; `None` if the table is full or the
     /// kernel refuses (the fd is then used by number, as without a table).
     pub(crate) fn register(&mut self, submitter: &Submitter<'_>, fd: RawFd) -> Option<FixedSlot> {
+        self.free.append(&mut self.table.emptied.borrow_mut());
         let slot = self.free.pop()?;
         if submitter.register_files_update(slot, &[fd]).is_err() {
             self.free.push(slot);
@@ -151,5 +174,6 @@ impl FixedFiles {
     pub(crate) fn close(&mut self) {
         self.table.alive.set(false);
         self.table.released.borrow_mut().clear();
+        self.table.emptied.borrow_mut().clear();
     }
 }

@@ -89,7 +89,7 @@ impl Driver {
         };
         features.registered_ring_fd = registered.is_some();
         let ring_id = fixed::next_ring_id();
-        let fixed = fixed::FixedFiles::new(&ring.submitter(), ring_id, opts.fixed_files);
+        let fixed = fixed::FixedFiles::new(&ring, ring_id, opts.fixed_files);
         features.fixed_files = fixed.as_ref().map_or(0, |f| f.slots());
         features.min_timeout = ring.params().is_feature_min_timeout();
         let batch_wait_usec = if features.min_timeout {

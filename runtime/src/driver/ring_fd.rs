@@ -21,12 +21,39 @@ const IORING_UNREGISTER_RING_FDS: libc::c_uint = 21;
 /// `io_uring_enter` flag: the fd argument is a registered ring index.
 pub(crate) const IORING_ENTER_REGISTERED_RING: u32 = 1 << 4;
 
-/// `struct io_uring_rsrc_update` of the kernel ABI.
+/// IORING_REGISTER_FILES_UPDATE (5.5).
+const IORING_REGISTER_FILES_UPDATE: libc::c_uint = 6;
+
+/// `struct io_uring_rsrc_update` of the kernel ABI (also the layout of
+/// `struct io_uring_files_update`).
 #[repr(C)]
 struct RsrcUpdate {
     offset: u32,
     resv: u32,
     data: u64,
+}
+
+/// Empties slot `slot` of `ring_fd`'s registered-file table (sets it to
+/// -1), dropping the table's reference to the file. True if the kernel did.
+/// Made here, not through the io-uring crate, because it runs where no
+/// `Submitter` is at hand (see `fixed::FixedTable::release`).
+pub(crate) fn empty_file_slot(ring_fd: RawFd, slot: u32) -> bool {
+    let fds: [i32; 1] = [-1];
+    let update = RsrcUpdate {
+        offset: slot,
+        resv: 0,
+        data: fds.as_ptr() as u64,
+    };
+    // `update` and the one fd it points to live across the call; the kernel
+    // only reads them. The caller passes a live ring's fd.
+    let res = syscall!(syscall(
+        libc::SYS_io_uring_register,
+        ring_fd,
+        IORING_REGISTER_FILES_UPDATE,
+        (&update as *const RsrcUpdate).cast::<libc::c_void>(),
+        1u32,
+    ));
+    matches!(res, Ok(1))
 }
 
 /// The index under which the ring's fd is registered for this thread.
