@@ -177,3 +177,60 @@ impl FixedFiles {
         self.table.emptied.borrow_mut().clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table whose "ring" fd is a pipe, so the kernel refuses every
+    /// synchronous update.
+    fn table_without_ring(fd: RawFd) -> FixedFiles {
+        FixedFiles {
+            table: Rc::new(FixedTable {
+                ring_id: next_ring_id(),
+                ring_fd: fd,
+                alive: Cell::new(true),
+                emptied: RefCell::new(Vec::new()),
+                released: RefCell::new(Vec::new()),
+            }),
+            free: Vec::new(),
+            closing: Vec::new(),
+            slots: 2,
+        }
+    }
+
+    #[test]
+    fn a_slot_the_kernel_does_not_empty_is_closed_on_the_next_turn() {
+        let (pipe, _w) = std::io::pipe().unwrap();
+        let mut files = table_without_ring(pipe.as_raw_fd());
+        drop(FixedSlot {
+            slot: 1,
+            table: files.table.clone(),
+        });
+        assert!(files.table.emptied.borrow().is_empty());
+        assert!(files.has_released());
+        let mut closes = Vec::new();
+        files.take_closes(&mut closes);
+        assert_eq!(closes.len(), 1, "one IORING_OP_CLOSE for the slot");
+        assert!(!files.has_released());
+        assert!(
+            files.free.is_empty(),
+            "the slot is not reusable before its close is submitted"
+        );
+        files.submitted();
+        assert_eq!(files.free, [1]);
+    }
+
+    #[test]
+    fn a_closed_ring_takes_no_slots_back() {
+        let (pipe, _w) = std::io::pipe().unwrap();
+        let mut files = table_without_ring(pipe.as_raw_fd());
+        files.close();
+        drop(FixedSlot {
+            slot: 0,
+            table: files.table.clone(),
+        });
+        assert!(!files.has_released());
+        assert!(files.table.emptied.borrow().is_empty());
+    }
+}
