@@ -20,7 +20,8 @@
 //!   `ringloop-multi`, multishot recv from a provided-buffer ring, and
 //!   `ringloop-multi-nodefer`, the same without DEFER_TASKRUN, and
 //!   `uring-multi` / `uring-multi-defer`, the floor with one multishot recv
-//!   per connection from a provided-buffer ring);
+//!   per connection from a provided-buffer ring, and `uring-adaptive`, which
+//!   switches a connection to multishot once its receives keep waiting);
 //! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`;
 //! - `RINGLOOP_BENCH_MAX_NOISE` (default 0.05) and `RINGLOOP_BENCH_RETRIES`
 //!   (default 3): a run during which other processes used more than this
@@ -64,7 +65,7 @@ pub const KINDS: [&str; 6] = [
 /// Variants run only when named in `RINGLOOP_BENCH_SERVERS` (A/B kinds:
 /// ring flags, registered files and ring fd, batched waits, multishot recv;
 /// see the module docs).
-pub const EXTRA_KINDS: [&str; 10] = [
+pub const EXTRA_KINDS: [&str; 11] = [
     "ringloop-batch",
     "ringloop-nofixed",
     "ringloop-nodefer",
@@ -75,6 +76,7 @@ pub const EXTRA_KINDS: [&str; 10] = [
     "ringloop-multi-nodefer",
     "uring-multi",
     "uring-multi-defer",
+    "uring-adaptive",
 ];
 const SCENARIOS: [(usize, usize); 4] = [(100, 128), (100, 4096), (1000, 128), (1000, 4096)];
 
@@ -136,8 +138,9 @@ fn server_main(args: &[String]) {
         ("ringloop-multi-nodefer", _) => server_ringloop_multi::serve(listener, conns, false),
         ("uring", _) => server_uring::serve(listener, conns, false),
         ("uring-defer", _) => server_uring::serve(listener, conns, true),
-        ("uring-multi", _) => server_uring_multi::serve(listener, conns, false),
-        ("uring-multi-defer", _) => server_uring_multi::serve(listener, conns, true),
+        ("uring-multi", _) => server_uring_multi::serve(listener, conns, false, false),
+        ("uring-multi-defer", _) => server_uring_multi::serve(listener, conns, true, false),
+        ("uring-adaptive", _) => server_uring_multi::serve(listener, conns, false, true),
         ("tokio", None) => server_tokio::serve(listener),
         ("mio", None) => server_mio::serve(listener),
         ("monoio", None) => server_monoio::serve(listener),

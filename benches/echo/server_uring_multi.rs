@@ -27,9 +27,21 @@ struct Conn {
     /// Received buffers not yet echoed: (buffer id, length, bytes sent).
     queue: VecDeque<(u16, usize, usize)>,
     sending: bool,
-    /// Whether the multishot RECV is still armed (its final CQE not seen).
+    /// Whether a RECV is armed (a multishot one's final CQE not seen).
     receiving: bool,
+    /// Whether this connection receives with multishot RECV (always, or in
+    /// adaptive mode once its receives kept waiting).
+    multishot: bool,
+    /// Adaptive mode: the loop turn the pending single-shot RECV was pushed
+    /// in, and how many receives in a row waited for data (their CQE came
+    /// after the turn that submitted them).
+    pushed_in: u64,
+    waited: u8,
 }
+
+/// Adaptive mode switches a connection to multishot RECV after this many
+/// single-shot receives in a row waited for data.
+const WAITS_BEFORE_MULTISHOT: u8 = 4;
 
 /// The provided-buffer ring: entries and buffers, never freed (the process
 /// exits when the server is done).
@@ -93,14 +105,20 @@ impl Ring {
 }
 
 /// Serves until killed, or until `conns` connections were accepted and closed.
-pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
+///
+/// `adaptive`: each connection starts with single-shot RECVs (from the same
+/// buffer ring) and switches to one multishot RECV once its receives keep
+/// waiting for data, i.e. when a RECV would arm a poll each time anyway.
+pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool, adaptive: bool) {
     let mut ring = floor_ring(defer_taskrun);
     let mut bufs = Ring::new(&ring.submitter());
     let listen_fd = listener.as_raw_fd();
     let mut table: slab::Slab<Conn> = slab::Slab::with_capacity(1024);
     let mut accepted = 0;
     let mut accepting = false;
+    let mut turn: u64 = 0;
     loop {
+        turn += 1;
         let (submitter, mut sq, mut cq) = ring.split();
         if !accepting && accepted < conns.unwrap_or(usize::MAX) {
             push(&submitter, &mut sq, &accept_sqe(listen_fd));
@@ -131,12 +149,15 @@ pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
                         queue: VecDeque::with_capacity(4),
                         sending: false,
                         receiving: true,
+                        multishot: !adaptive,
+                        pushed_in: turn,
+                        waited: 0,
                     });
                     push(&submitter, &mut sq, &recv_sqe(conn, key));
                 }
                 continue;
             }
-            on_conn_cqe(&submitter, &mut sq, &mut table, &mut bufs, &cqe);
+            on_conn_cqe(&submitter, &mut sq, &mut table, &mut bufs, &cqe, turn);
         }
     }
 }
@@ -147,6 +168,7 @@ fn on_conn_cqe(
     table: &mut slab::Slab<Conn>,
     bufs: &mut Ring,
     cqe: &cqueue::Entry,
+    turn: u64,
 ) {
     let key = cqe.user_data() >> 1;
     let conn = &mut table[key as usize];
@@ -172,6 +194,18 @@ fn on_conn_cqe(
             }
         }
         if !cqueue::more(cqe.flags()) {
+            if !conn.multishot {
+                // Pushed while handling turn N's CQEs, a RECV is submitted
+                // by turn N+1's enter; data already there completes it in
+                // that enter, so a CQE after turn N+1 means it waited.
+                conn.waited = if turn > conn.pushed_in + 1 {
+                    conn.waited + 1
+                } else {
+                    0
+                };
+                conn.multishot = conn.waited >= WAITS_BEFORE_MULTISHOT;
+                conn.pushed_in = turn;
+            }
             conn.receiving = res > 0 || res == -libc::ENOBUFS;
             if conn.receiving {
                 push(submitter, sq, &recv_sqe(conn, key));
@@ -198,8 +232,14 @@ fn on_conn_cqe(
 }
 
 fn recv_sqe(conn: &Conn, key: u64) -> squeue::Entry {
-    opcode::RecvMulti::new(types::Fd(conn.fd.as_raw_fd()), BGID)
+    let fd = types::Fd(conn.fd.as_raw_fd());
+    if conn.multishot {
+        return opcode::RecvMulti::new(fd, BGID).build().user_data(key << 1);
+    }
+    opcode::Recv::new(fd, std::ptr::null_mut(), BUF_SIZE as u32)
+        .buf_group(BGID)
         .build()
+        .flags(squeue::Flags::BUFFER_SELECT)
         .user_data(key << 1)
 }
 
