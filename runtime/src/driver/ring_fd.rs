@@ -33,27 +33,39 @@ struct RsrcUpdate {
     data: u64,
 }
 
+impl RsrcUpdate {
+    /// `io_uring_register(ring_fd, opcode, self, 1)`: one update, which the
+    /// kernel reads and, for IORING_REGISTER_RING_FDS, writes back.
+    fn register(&mut self, ring_fd: RawFd, opcode: libc::c_uint) -> std::io::Result<libc::c_long> {
+        // `self` is a live, writable io_uring_rsrc_update for the one entry
+        // passed; any pointer in its `data` is the caller's to keep valid.
+        syscall!(syscall(
+            libc::SYS_io_uring_register,
+            ring_fd,
+            opcode,
+            (self as *mut RsrcUpdate).cast::<libc::c_void>(),
+            1u32,
+        ))
+    }
+}
+
 /// Empties slot `slot` of `ring_fd`'s registered-file table (sets it to
 /// -1), dropping the table's reference to the file. True if the kernel did.
 /// Made here, not through the io-uring crate, because it runs where no
 /// `Submitter` is at hand (see `fixed::FixedTable::release`).
 pub(crate) fn empty_file_slot(ring_fd: RawFd, slot: u32) -> bool {
+    // The one fd `data` points to lives across the call (the kernel only
+    // reads it). The caller passes a live ring's fd.
     let fds: [i32; 1] = [-1];
-    let update = RsrcUpdate {
+    let mut update = RsrcUpdate {
         offset: slot,
         resv: 0,
         data: fds.as_ptr() as u64,
     };
-    // `update` and the one fd it points to live across the call; the kernel
-    // only reads them. The caller passes a live ring's fd.
-    let res = syscall!(syscall(
-        libc::SYS_io_uring_register,
-        ring_fd,
-        IORING_REGISTER_FILES_UPDATE,
-        (&update as *const RsrcUpdate).cast::<libc::c_void>(),
-        1u32,
-    ));
-    matches!(res, Ok(1))
+    matches!(
+        update.register(ring_fd, IORING_REGISTER_FILES_UPDATE),
+        Ok(1)
+    )
 }
 
 /// The index under which the ring's fd is registered for this thread.
@@ -73,16 +85,8 @@ impl RegisteredRing {
             resv: 0,
             data: ring_fd as u64,
         };
-        // `update` is a live, writable io_uring_rsrc_update for the one entry
-        // we pass; the kernel writes the chosen index into its `offset`.
-        let res = syscall!(syscall(
-            libc::SYS_io_uring_register,
-            ring_fd,
-            IORING_REGISTER_RING_FDS,
-            (&mut update as *mut RsrcUpdate).cast::<libc::c_void>(),
-            1u32,
-        ));
-        match res {
+        // The kernel writes the chosen index into `offset`.
+        match update.register(ring_fd, IORING_REGISTER_RING_FDS) {
             Ok(1) => Some(RegisteredRing {
                 index: update.offset,
             }),
@@ -92,19 +96,12 @@ impl RegisteredRing {
 
     /// Undoes the registration (on the thread that registered it).
     pub(crate) fn unregister(self, ring_fd: RawFd) {
-        let update = RsrcUpdate {
+        let mut update = RsrcUpdate {
             offset: self.index,
             resv: 0,
             data: 0,
         };
-        // `update` is a live io_uring_rsrc_update naming our index; the kernel only reads it.
-        let _ = syscall!(syscall(
-            libc::SYS_io_uring_register,
-            ring_fd,
-            IORING_UNREGISTER_RING_FDS,
-            (&update as *const RsrcUpdate).cast::<libc::c_void>(),
-            1u32,
-        ));
+        let _ = update.register(ring_fd, IORING_UNREGISTER_RING_FDS);
     }
 
     /// The index to pass to [`enter`] with `registered` set.
