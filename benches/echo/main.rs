@@ -219,7 +219,12 @@ fn bench_main() {
                     measure: Duration::from_secs_f64(secs),
                     rounds_per_conn: None,
                 };
-                match run_quiet(kind, load, max_noise, retries) {
+                match sys::quietest(
+                    max_noise,
+                    retries,
+                    |m: &client::Measured| m.interference,
+                    || run_one(kind, load),
+                ) {
                     Ok(m) => {
                         eprintln!(
                             "{conns} conns x {size} B, round {round}, {kind}: {:.0} rt/s, \
@@ -247,27 +252,6 @@ fn bench_main() {
              in % of one core"
         ))
     );
-}
-
-/// Runs until an attempt is disturbed by less than `max_noise` of a core,
-/// at most `1 + retries` times; keeps the least disturbed attempt.
-fn run_quiet(
-    kind: &str,
-    load: client::Load,
-    max_noise: f64,
-    retries: usize,
-) -> std::io::Result<client::Measured> {
-    let mut best = run_one(kind, load)?;
-    for _ in 0..retries {
-        if best.interference <= max_noise {
-            break;
-        }
-        let m = run_one(kind, load)?;
-        if m.interference < best.interference {
-            best = m;
-        }
-    }
-    Ok(best)
 }
 
 fn run_one(kind: &str, load: client::Load) -> std::io::Result<client::Measured> {

@@ -82,7 +82,12 @@ fn main() {
     for round in 0..rounds {
         for i in 0..KINDS.len() {
             let kind = KINDS[(i + round) % KINDS.len()];
-            match run_quiet(kind, conns, secs.max(1), max_noise, retries) {
+            match sys::quietest(
+                max_noise,
+                retries,
+                |m: &Measured| m.noise,
+                || run_one(kind, conns, secs.max(1)),
+            ) {
                 Ok(m) => {
                     eprintln!(
                         "round {round}, {kind}: {:.0} req/s, {:.2} us CPU/req, p50 {}, p99 {}, \
@@ -104,28 +109,6 @@ fn main() {
 
 fn cpu_per_request(m: &Measured) -> f64 {
     m.server_cpu.as_secs_f64() * 1e6 / m.requests as f64
-}
-
-/// Runs until an attempt is disturbed by less than `max_noise` of a core,
-/// at most `1 + retries` times; keeps the least disturbed attempt.
-fn run_quiet(
-    kind: &str,
-    conns: usize,
-    secs: u64,
-    max_noise: f64,
-    retries: usize,
-) -> std::io::Result<Measured> {
-    let mut best = run_one(kind, conns, secs)?;
-    for _ in 0..retries {
-        if best.noise <= max_noise {
-            break;
-        }
-        let m = run_one(kind, conns, secs)?;
-        if m.noise < best.noise {
-            best = m;
-        }
-    }
-    Ok(best)
 }
 
 /// Busy time of cores 0 and 1, the server's CPU time, and the CPU time of
