@@ -284,7 +284,7 @@ fn push(
     *in_flight += 1;
     // SAFETY: every SQE points into a connection's boxed buffers, which
     // live until all ops completed (`run` drains before dropping them).
-    unsafe { super::server_uring::push_unchecked(submitter, sq, sqe) }
+    unsafe { super::floor::push_unchecked(submitter, sq, sqe) }
 }
 
 fn percentile(hist: &[u64], q: f64) -> Duration {

@@ -36,6 +36,8 @@
 //! - `echo --client ADDR CONNS SIZE ROUNDS`: just the load, a fixed number of
 //!   round trips per connection.
 
+#[path = "../common/floor.rs"]
+mod floor;
 #[path = "../common/sys.rs"]
 mod sys;
 

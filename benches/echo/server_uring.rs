@@ -2,12 +2,11 @@
 //! IORING_SETUP_COOP_TASKRUN), with no executor, no wakers and no allocation
 //! per op. One recv or send in flight per connection, one accept in flight.
 
-use io_uring::{cqueue, opcode, squeue, types, IoUring, SubmissionQueue, Submitter};
+use super::floor::{accept_sqe, floor_ring, push_unchecked, submit_and_wait, ACCEPT};
+use io_uring::{cqueue, opcode, squeue, types, SubmissionQueue, Submitter};
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// The user_data of the ACCEPT.
-pub const ACCEPT: u64 = u64::MAX;
 /// Low bit of a connection op's user_data: set for a send, clear for a recv.
 const SEND: u64 = 1;
 
@@ -38,13 +37,7 @@ pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
         if !accepting && table.is_empty() {
             return;
         }
-        sq.sync();
-        match submitter.submit_and_wait(1) {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-            Err(e) => panic!("io_uring_enter failed: {e}"),
-        }
-        cq.sync();
+        submit_and_wait(&submitter, &mut sq, &mut cq);
         for cqe in &mut cq {
             if cqe.user_data() == ACCEPT {
                 accepting = false;
@@ -127,50 +120,4 @@ fn push(submitter: &Submitter<'_>, sq: &mut SubmissionQueue<'_>, sqe: &squeue::E
     // SAFETY: every SQE points into a connection's boxed buffer, which
     // stays in the table until that connection's last CQE (see `Conn`).
     unsafe { push_unchecked(submitter, sq, sqe) }
-}
-
-/// Pushes one SQE, submitting the queue first if it is full (shared by the
-/// hand-written loops of this bench).
-///
-/// # Safety
-/// Every pointer in `sqe` stays valid until the op's CQE is reaped.
-pub unsafe fn push_unchecked(
-    submitter: &Submitter<'_>,
-    sq: &mut SubmissionQueue<'_>,
-    sqe: &squeue::Entry,
-) {
-    loop {
-        // SAFETY: forwarded from this function's contract.
-        if unsafe { sq.push(sqe) }.is_ok() {
-            return;
-        }
-        sq.sync();
-        let _ = submitter.submit();
-        sq.sync();
-    }
-}
-
-/// The floor's ring: COOP_TASKRUN, and SINGLE_ISSUER + DEFER_TASKRUN if
-/// `defer_taskrun`.
-pub fn floor_ring(defer_taskrun: bool) -> IoUring {
-    let mut builder = IoUring::builder();
-    builder.setup_coop_taskrun().setup_cqsize(8192);
-    if defer_taskrun {
-        builder.setup_single_issuer().setup_defer_taskrun();
-    }
-    builder
-        .build(2048)
-        .expect("io_uring with IORING_SETUP_COOP_TASKRUN")
-}
-
-/// A single-shot ACCEPT on `listen_fd`, tagged [`ACCEPT`].
-pub fn accept_sqe(listen_fd: std::os::fd::RawFd) -> squeue::Entry {
-    opcode::Accept::new(
-        types::Fd(listen_fd),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-    )
-    .flags(libc::SOCK_CLOEXEC)
-    .build()
-    .user_data(ACCEPT)
 }

@@ -5,7 +5,7 @@
 //! kernel side get cheaper than the plain floor when the receive poll stays
 //! armed? No executor, no wakers, no allocation per op.
 
-use super::server_uring::{accept_sqe, floor_ring, push_unchecked, ACCEPT};
+use super::floor::{accept_sqe, floor_ring, push_unchecked, submit_and_wait, ACCEPT};
 use io_uring::types::BufRingEntry;
 use io_uring::{cqueue, opcode, squeue, types, SubmissionQueue, Submitter};
 use std::alloc::Layout;
@@ -127,13 +127,7 @@ pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool, a
         if !accepting && table.is_empty() {
             return;
         }
-        sq.sync();
-        match submitter.submit_and_wait(1) {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-            Err(e) => panic!("io_uring_enter failed: {e}"),
-        }
-        cq.sync();
+        submit_and_wait(&submitter, &mut sq, &mut cq);
         for cqe in &mut cq {
             if cqe.user_data() == ACCEPT {
                 accepting = false;

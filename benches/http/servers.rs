@@ -1,7 +1,7 @@
 //! The HTTP/1.1 keep-alive "hello" responders: ringloop (`ringloop::net`
 //! streams, as users write it), ringloop on the raw op API (`ringloop-ops`)
 //! and tokio current_thread, with the same request framing and the same
-//! response.
+//! response (the hand-written floor is in `server_uring`).
 
 use futures_util::StreamExt;
 use ringloop_runtime::buf::IoBuf;
@@ -15,12 +15,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello";
 /// Requests larger than this close the connection.
-const BUF_SIZE: usize = 8192;
+pub const BUF_SIZE: usize = 8192;
 
 /// Consumes the complete request heads (bodyless requests, as wrk sends)
 /// at the front of `buf[..filled]`; returns how many, and moves the partial
 /// rest to the front. `None` if the buffer is full without a complete one.
-fn take_requests(buf: &mut [u8], filled: &mut usize) -> Option<usize> {
+pub fn take_requests(buf: &mut [u8], filled: &mut usize) -> Option<usize> {
     let mut count = 0;
     let mut used = 0;
     while let Some(end) = buf[used..*filled].windows(4).position(|w| w == b"\r\n\r\n") {
