@@ -4,9 +4,12 @@ use crate::driver::Driver;
 use crate::executor::Core;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::task::Waker;
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+    /// The task this thread's executor is polling (`TaskRef::NONE` between polls).
+    static POLLING: Cell<TaskRef> = const { Cell::new(TaskRef::NONE) };
     /// The current runtime's ring id (0 outside one): a cheap check for op
     /// builders deciding whether an fd's fixed slot belongs to this ring.
     static RING_ID: Cell<u64> = const { Cell::new(0) };
@@ -16,6 +19,53 @@ thread_local! {
 #[inline]
 pub(crate) fn ring_id() -> u64 {
     RING_ID.try_with(Cell::get).unwrap_or(0)
+}
+
+/// A task as its executor names it: the data pointer of the task's own
+/// waker, and the task's slot and id.
+#[derive(Clone, Copy)]
+pub(crate) struct TaskRef {
+    waker_data: *const (),
+    key: usize,
+    id: u64,
+}
+
+impl TaskRef {
+    pub(crate) const NONE: TaskRef = TaskRef {
+        waker_data: std::ptr::null(),
+        key: 0,
+        id: 0,
+    };
+
+    /// The task whose own waker is `waker`, in slot `key` with id `id`.
+    pub(crate) fn new(waker: &Waker, key: usize, id: u64) -> TaskRef {
+        TaskRef {
+            waker_data: waker.data(),
+            key,
+            id,
+        }
+    }
+}
+
+/// Marks `task` as the one being polled on this thread (`TaskRef::NONE`:
+/// none). Tasks are never polled inside each other, so there is nothing to
+/// restore.
+#[inline]
+pub(crate) fn set_polling(task: TaskRef) {
+    POLLING.set(task);
+}
+
+/// The slot and id of the task being polled on this thread, if `waker` is
+/// that task's own waker: an op can then name the task to wake instead of
+/// holding a clone of the waker. A pointer comparison; the waker's memory
+/// is not read.
+#[inline]
+pub(crate) fn polling_task(waker: &Waker) -> Option<(usize, u64)> {
+    let task = POLLING.get();
+    (!task.waker_data.is_null()
+        && waker.data() == task.waker_data
+        && crate::task::waker::is_task_waker(waker))
+    .then_some((task.key, task.id))
 }
 
 /// Runs `f` with the current runtime, if this thread is inside one.

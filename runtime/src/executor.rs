@@ -10,7 +10,6 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -32,9 +31,9 @@ pub(crate) struct Core {
     pub(crate) driver: Rc<RefCell<Driver>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) blocking: crate::blocking::Pool,
-    /// Live tasks with their ids, so a queued (slot, id) is checked
-    /// without reaching into the task.
-    tasks: RefCell<slab::Slab<(u64, Rc<dyn Runnable>)>>,
+    /// Live tasks, so a queued (slot, id) is checked without reaching
+    /// into the task.
+    tasks: RefCell<slab::Slab<TaskEntry>>,
     /// Tasks ready to run, as (slot, id): a stale entry whose id no longer
     /// matches its slot is skipped.
     queue: RefCell<VecDeque<(usize, u64)>>,
@@ -43,6 +42,7 @@ pub(crate) struct Core {
     config: Config,
     /// Scratch space reused every turn (no allocation in steady state).
     wakers: RefCell<Vec<Waker>>,
+    woken_tasks: RefCell<Vec<(usize, u64)>>,
     orphans: RefCell<Vec<(Box<dyn Orphan>, CqeResult)>>,
     remote: RefCell<Vec<(usize, u64)>>,
     /// Per-runtime values of `runtime_local`.
@@ -67,18 +67,25 @@ impl Core {
             next_id: Cell::new(1),
             config,
             wakers: RefCell::new(Vec::new()),
+            woken_tasks: RefCell::new(Vec::new()),
             orphans: RefCell::new(Vec::new()),
             remote: RefCell::new(Vec::new()),
             locals: Default::default(),
         }
     }
 
-    /// Queues a task woken on this thread.
+    /// Queues a task woken on this thread, unless it is queued already or
+    /// has finished.
     pub(crate) fn schedule(&self, key: usize, id: u64) {
         if key == MAIN_KEY {
             self.main_woken.set(true);
-        } else {
-            self.queue.borrow_mut().push_back((key, id));
+            return;
+        }
+        match self.tasks.try_borrow() {
+            Ok(tasks) => schedule_in(&tasks, &mut self.queue.borrow_mut(), key, id),
+            // Not reached (no wake-up happens while the slab is borrowed
+            // mutably); a task queued twice is merely polled twice.
+            Err(_) => self.queue.borrow_mut().push_back((key, id)),
         }
     }
 
@@ -96,11 +103,14 @@ impl Core {
         let header = Arc::new(Header {
             key,
             id,
-            scheduled: AtomicBool::new(true),
             shared: self.shared.clone(),
         });
         let task = Task::new(future, header, Meta { name, location }, &self.config);
-        entry.insert((id, task.clone()));
+        entry.insert(TaskEntry {
+            id,
+            queued: Cell::new(true),
+            task: task.clone(),
+        });
         drop(tasks);
         self.queue.borrow_mut().push_back((key, id));
         JoinHandle::new(task)
@@ -112,7 +122,6 @@ impl Core {
         let header = Arc::new(Header {
             key: MAIN_KEY,
             id: 0,
-            scheduled: AtomicBool::new(true),
             shared: self.shared.clone(),
         });
         let waker = header.waker();
@@ -121,7 +130,6 @@ impl Core {
         self.main_woken.set(true);
         loop {
             if self.main_woken.replace(false) {
-                header.scheduled.store(false, Ordering::Release);
                 if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                     return out;
                 }
@@ -147,17 +155,21 @@ impl Core {
                 let tasks = self.tasks.borrow();
                 // With many connections the next task's memory is usually
                 // not in cache: start loading it while this one runs.
-                if let Some((_, next)) = next.and_then(|k| tasks.get(k)) {
-                    prefetch_task(next);
+                if let Some(next) = next.and_then(|k| tasks.get(k)) {
+                    prefetch_task(&next.task);
                 }
                 match tasks.get(key) {
-                    Some((live, task)) if *live == id => task.clone(),
+                    Some(entry) if entry.id == id => {
+                        // A wake-up from now on queues it again.
+                        entry.queued.set(false);
+                        entry.task.clone()
+                    }
                     _ => continue,
                 }
             };
-            if task.run(&self.config) {
+            if task.run(&self.config, key, id) {
                 let mut tasks = self.tasks.borrow_mut();
-                if tasks.get(key).is_some_and(|(live, _)| *live == id) {
+                if tasks.get(key).is_some_and(|entry| entry.id == id) {
                     let task = tasks.remove(key);
                     drop(tasks);
                     drop(task);
@@ -179,13 +191,14 @@ impl Core {
     /// abandoned ops' resources outside the driver borrow.
     fn turn(&self, block: bool) {
         let mut wakers = std::mem::take(&mut *self.wakers.borrow_mut());
+        let mut woken_tasks = std::mem::take(&mut *self.woken_tasks.borrow_mut());
         let mut orphans = std::mem::take(&mut *self.orphans.borrow_mut());
         {
             let mut driver = self.driver.borrow_mut();
             if let Err(e) = driver.turn(block) {
                 panic!("ringloop: io_uring_enter failed: {e}; the ring cannot make progress");
             }
-            driver.take_completions(&mut wakers, &mut orphans);
+            driver.take_completions(&mut wakers, &mut woken_tasks, &mut orphans);
             driver.take_remote_woken();
         }
         for (orphan, cqe) in orphans.drain(..) {
@@ -198,31 +211,41 @@ impl Core {
         for waker in &wakers {
             crate::sys::prefetch(waker.data().cast(), 64);
         }
-        // Most wakers are this runtime's own (tasks' and block_on's): those
-        // are queued directly, under one borrow of the queue, without the
+        // Most completions name a task of this runtime (most ops are
+        // awaited by a task with its own waker), and most wakers are this
+        // runtime's own (tasks' and block_on's): those are queued directly,
+        // under one borrow of the slab and the queue, without the
         // thread-local lookup of the general path. Any other waker is woken
-        // without the borrow: it may reach the queue.
-        let mut queue = self.queue.borrow_mut();
-        for waker in wakers.drain(..) {
-            match Header::of(&waker) {
-                Some(h) if Arc::ptr_eq(&h.shared, &self.shared) => {
-                    if !h.scheduled.swap(true, Ordering::AcqRel) {
+        // without the borrows: it may reach them.
+        {
+            let tasks = self.tasks.borrow();
+            let mut queue = self.queue.borrow_mut();
+            for (key, id) in woken_tasks.drain(..) {
+                schedule_in(&tasks, &mut queue, key, id);
+            }
+        }
+        let mut pending = Vec::new();
+        {
+            let tasks = self.tasks.borrow();
+            let mut queue = self.queue.borrow_mut();
+            for waker in wakers.drain(..) {
+                match Header::of(&waker) {
+                    Some(h) if Arc::ptr_eq(&h.shared, &self.shared) => {
                         if h.key == MAIN_KEY {
                             self.main_woken.set(true);
                         } else {
-                            queue.push_back((h.key, h.id));
+                            schedule_in(&tasks, &mut queue, h.key, h.id);
                         }
                     }
-                }
-                _ => {
-                    drop(queue);
-                    waker.wake();
-                    queue = self.queue.borrow_mut();
+                    _ => pending.push(waker),
                 }
             }
         }
-        drop(queue);
+        for waker in pending {
+            waker.wake();
+        }
         *self.wakers.borrow_mut() = wakers;
+        *self.woken_tasks.borrow_mut() = woken_tasks;
         *self.orphans.borrow_mut() = orphans;
     }
 
@@ -231,7 +254,7 @@ impl Core {
         self.tasks
             .borrow()
             .iter()
-            .map(|(_, (_, t))| t.describe())
+            .map(|(_, entry)| entry.task.describe())
             .collect()
     }
 
@@ -256,8 +279,8 @@ impl Core {
             if tasks.is_empty() {
                 break;
             }
-            for (_, task) in tasks {
-                task.cancel();
+            for entry in tasks {
+                entry.task.cancel();
             }
         }
         self.queue.borrow_mut().clear();
@@ -267,6 +290,29 @@ impl Core {
         let orphans = std::mem::take(&mut *self.orphans.borrow_mut());
         for (orphan, cqe) in orphans {
             orphan.complete(cqe);
+        }
+    }
+}
+
+/// A live task in the executor's slab.
+struct TaskEntry {
+    id: u64,
+    /// Set while the task is in the run queue: it is queued at most once.
+    queued: Cell<bool>,
+    task: Rc<dyn Runnable>,
+}
+
+/// Queues the task in `key` if it is still the one with `id` and not queued.
+#[inline]
+fn schedule_in(
+    tasks: &slab::Slab<TaskEntry>,
+    queue: &mut VecDeque<(usize, u64)>,
+    key: usize,
+    id: u64,
+) {
+    if let Some(entry) = tasks.get(key) {
+        if entry.id == id && !entry.queued.replace(true) {
+            queue.push_back((key, id));
         }
     }
 }

@@ -50,6 +50,9 @@ pub(crate) struct Driver {
     /// Wakers of ops completed during the last reap, woken by the executor
     /// after it releases the driver (so a waker can never re-enter it).
     woken: Vec<Waker>,
+    /// The same for ops a task of this runtime waits on (`WaitingTask`):
+    /// the tasks' slots and ids, which the executor queues.
+    woken_tasks: Vec<(usize, u64)>,
     /// Orphans whose CQE arrived, dropped outside the driver borrow for the same reason.
     finished_orphans: Vec<(Box<dyn Orphan>, CqeResult)>,
     /// Read end of the cross-thread wake-up eventfd (owned by the runtime's
@@ -103,6 +106,7 @@ impl Driver {
             ops: Slab::with_capacity(64),
             features,
             woken: Vec::with_capacity(64),
+            woken_tasks: Vec::with_capacity(64),
             finished_orphans: Vec::new(),
             wake_fd: wake_fd.as_raw_fd(),
             wake_buf: Box::new([0; 8]),
@@ -236,8 +240,10 @@ impl Driver {
             .get_mut(key)
             .expect("op slot exists while its future does");
         match slot {
-            Lifecycle::Waiting(w) if w.will_wake(cx.waker()) => {}
-            Lifecycle::Waiting(w) => w.clone_from(cx.waker()),
+            Lifecycle::Waiting(_) | Lifecycle::WaitingTask { .. } => {
+                let same_runtime = self.ring_id == crate::context::ring_id();
+                slot.rewait(cx.waker(), same_runtime);
+            }
             Lifecycle::Completed(cqe) => {
                 let cqe = *cqe;
                 // A Completed slot owns nothing: forgetting it skips an
@@ -303,7 +309,7 @@ impl Driver {
                 self.ops.remove(key);
                 Some((orphan, cqe))
             }
-            Lifecycle::Waiting(_) => {
+            Lifecycle::Waiting(_) | Lifecycle::WaitingTask { .. } => {
                 *slot = Lifecycle::Ignored(orphan);
                 self.cancel(key);
                 None
@@ -427,7 +433,9 @@ impl Driver {
         // Never sleep while work is already at hand: CQEs in the ring, or
         // wakers/orphans that a reap inside `flush` (SQ full + EBUSY)
         // collected but the executor has not handled yet.
-        let handled_all = self.woken.is_empty() && self.finished_orphans.is_empty();
+        let handled_all = self.woken.is_empty()
+            && self.woken_tasks.is_empty()
+            && self.finished_orphans.is_empty();
         let block = block && handled_all && ring.completion().is_empty();
         let sq = ring.submission();
         let kernel_has_work = sq.taskrun() || sq.cq_overflow();
@@ -485,6 +493,7 @@ impl Driver {
             ring,
             ops,
             woken,
+            woken_tasks,
             finished_orphans,
             wake_armed,
             remote_woken,
@@ -509,6 +518,12 @@ impl Driver {
                 continue;
             };
             match slot {
+                Lifecycle::WaitingTask { key, id } => {
+                    woken_tasks.push((*key, *id));
+                    // A WaitingTask slot owns nothing: forgetting it skips
+                    // a drop_in_place::<Lifecycle>.
+                    std::mem::forget(std::mem::replace(slot, Lifecycle::Completed(raw)));
+                }
                 Lifecycle::Waiting(_) => {
                     if let Lifecycle::Waiting(w) =
                         std::mem::replace(slot, Lifecycle::Completed(raw))
@@ -549,9 +564,11 @@ impl Driver {
     pub(crate) fn take_completions(
         &mut self,
         wakers: &mut Vec<Waker>,
+        tasks: &mut Vec<(usize, u64)>,
         orphans: &mut Vec<(Box<dyn Orphan>, CqeResult)>,
     ) {
         wakers.append(&mut self.woken);
+        tasks.append(&mut self.woken_tasks);
         orphans.append(&mut self.finished_orphans);
     }
 
@@ -596,6 +613,7 @@ impl Driver {
             orphan.complete(cqe);
         }
         self.woken.clear();
+        self.woken_tasks.clear();
         let leaked = self.leak_in_flight();
         if leaked > 0 || self.wake_armed {
             eprintln!(

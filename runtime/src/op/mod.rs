@@ -201,12 +201,13 @@ impl<T: Completable> Future for Op<T> {
         let this = self.get_mut();
         if let State::Unsubmitted(..) = this.state {
             // The CQE of an op pushed just now cannot have been reaped yet,
-            // so its slot starts out waiting for it (with this task's waker)
-            // instead of being looked up a second time in this poll.
-            let waker = cx.waker().clone();
+            // so its slot starts out waiting for it (naming this task, or
+            // with its waker) instead of being looked up a second time in
+            // this poll. The op goes to the ring of the runtime polling it.
+            let waiting = || Lifecycle::waiting(cx.waker(), true);
             // SAFETY: `Op::new`'s contract covers the entry and `this.data`,
             // which this op keeps until the CQE or hands to `abandon` on drop.
-            return match unsafe { this.state.submit(|| Lifecycle::Waiting(waker)) } {
+            return match unsafe { this.state.submit(waiting) } {
                 Ok(()) => Poll::Pending,
                 Err(e) => Poll::Ready(this.finish(CqeResult {
                     result: Err(e),

@@ -57,8 +57,9 @@ impl fmt::Display for Described<'_> {
 
 /// The executor's view of a task, erased over its future type.
 pub(crate) trait Runnable {
-    /// Polls the task once (or cancels it if aborted). True once it has finished.
-    fn run(&self, config: &Config) -> bool;
+    /// Polls the task once (or cancels it if aborted); `key` and `id` are
+    /// its slot and id in the executor. True once it has finished.
+    fn run(&self, config: &Config, key: usize, id: u64) -> bool;
     /// Drops the future (shutdown); the handle resolves to "cancelled".
     fn cancel(&self);
     /// The task as reports name it.
@@ -164,10 +165,7 @@ fn report_unhandled_panic(
 }
 
 impl<F: Future + 'static> Runnable for Task<F> {
-    fn run(&self, config: &Config) -> bool {
-        self.header
-            .scheduled
-            .store(false, std::sync::atomic::Ordering::Release);
+    fn run(&self, config: &Config, key: usize, id: u64) -> bool {
         let mut stage = self.stage.borrow_mut();
         let Stage::Running(future) = &mut *stage else {
             return true;
@@ -182,7 +180,9 @@ impl<F: Future + 'static> Runnable for Task<F> {
         let future = unsafe { Pin::new_unchecked(future) };
         let mut cx = Context::from_waker(&self.waker);
         let started = config.debug.then(Instant::now);
+        crate::context::set_polling(crate::context::TaskRef::new(&self.waker, key, id));
         let polled = catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx)));
+        crate::context::set_polling(crate::context::TaskRef::NONE);
         if let Some(started) = started {
             let took = started.elapsed();
             if took > SLOW_POLL {

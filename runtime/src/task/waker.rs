@@ -11,7 +11,8 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 pub(crate) const MAIN_KEY: usize = usize::MAX;
 
 /// State shared with other threads: the queue of wake-ups from them and the
-/// eventfd whose read op turns a wake-up into a CQE.
+/// eventfd whose read op turns a wake-up into a CQE. A task woken from
+/// several threads may be listed more than once; the executor queues it once.
 #[derive(Debug)]
 pub(crate) struct Shared {
     remote: Mutex<Vec<(usize, u64)>>,
@@ -49,15 +50,15 @@ impl Shared {
 }
 
 /// What a task's waker points to. The future itself stays on the loop's
-/// thread in the executor; only this header crosses threads.
+/// thread in the executor; only this header crosses threads. Immutable:
+/// whether the task is already queued is the executor's to know (see
+/// `Core::schedule`), so waking touches no atomic but the waker's count.
 #[derive(Debug)]
 pub(crate) struct Header {
     /// Slot of the task in the executor's slab (or MAIN_KEY).
     pub(crate) key: usize,
     /// Unique per runtime; tells a reused slot from the task a stale waker meant.
     pub(crate) id: u64,
-    /// Set while the task is in a run queue, so a task is queued at most once.
-    pub(crate) scheduled: AtomicBool,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -73,7 +74,7 @@ impl Header {
 
     /// The header behind `waker` if it is a ringloop task waker.
     pub(crate) fn of(waker: &Waker) -> Option<&Header> {
-        if !std::ptr::eq(waker.vtable(), &VTABLE) {
+        if !is_task_waker(waker) {
             return None;
         }
         // SAFETY: only `Header::waker` (and `clone_raw`) build wakers with
@@ -82,11 +83,8 @@ impl Header {
         Some(unsafe { &*waker.data().cast::<Header>() })
     }
 
-    /// Schedules the task unless it is already queued.
+    /// Schedules the task (the executor ignores it if already queued).
     fn wake_by_ref(&self) {
-        if self.scheduled.swap(true, Ordering::AcqRel) {
-            return;
-        }
         let local = context::with_core(|core| {
             let mine = Arc::ptr_eq(&core.shared, &self.shared);
             if mine {
@@ -98,6 +96,12 @@ impl Header {
             self.shared.schedule_remote(self.key, self.id);
         }
     }
+}
+
+/// Whether `waker` is a ringloop task waker (of any runtime).
+#[inline]
+pub(crate) fn is_task_waker(waker: &Waker) -> bool {
+    std::ptr::eq(waker.vtable(), &VTABLE)
 }
 
 /// The waker functions of a task. A `static`, not a `const`, so that its
