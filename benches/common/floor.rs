@@ -3,6 +3,7 @@
 //! never drops an SQE.
 
 use io_uring::{opcode, squeue, types, CompletionQueue, IoUring, SubmissionQueue, Submitter};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// The user_data of the ACCEPT.
 pub const ACCEPT: u64 = u64::MAX;
@@ -42,7 +43,7 @@ pub fn floor_ring(defer_taskrun: bool) -> IoUring {
 }
 
 /// A single-shot ACCEPT on `listen_fd`, tagged [`ACCEPT`].
-pub fn accept_sqe(listen_fd: std::os::fd::RawFd) -> squeue::Entry {
+pub fn accept_sqe(listen_fd: RawFd) -> squeue::Entry {
     opcode::Accept::new(
         types::Fd(listen_fd),
         std::ptr::null_mut(),
@@ -67,4 +68,48 @@ pub fn submit_and_wait(
         Err(e) => panic!("io_uring_enter failed: {e}"),
     }
     cq.sync();
+}
+
+/// The connection an ACCEPT's result names, with TCP_NODELAY as every
+/// server of the benches sets it; `None` if the accept failed.
+pub fn accepted(result: i32) -> Option<OwnedFd> {
+    if result < 0 {
+        return None;
+    }
+    // SAFETY: the kernel created this fd for the ACCEPT; nobody else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(result) };
+    let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
+    Some(fd)
+}
+
+/// A RECV on `fd` into `buf`, tagged `user_data`. The caller keeps `buf`
+/// in place until the CQE (see [`push_unchecked`]).
+pub fn recv_sqe(fd: &impl AsRawFd, buf: &mut [u8], user_data: u64) -> squeue::Entry {
+    opcode::Recv::new(
+        types::Fd(fd.as_raw_fd()),
+        buf.as_mut_ptr(),
+        buf.len() as u32,
+    )
+    .build()
+    .user_data(user_data)
+}
+
+/// A SEND (MSG_NOSIGNAL) of `bytes` on `fd`, tagged `user_data`. The caller
+/// keeps `bytes` in place until the CQE (see [`push_unchecked`]).
+pub fn send_sqe(fd: &impl AsRawFd, bytes: &[u8], user_data: u64) -> squeue::Entry {
+    send_raw_sqe(fd, bytes.as_ptr(), bytes.len(), user_data)
+}
+
+/// [`send_sqe`] from a raw pointer (into memory the kernel owns a view of,
+/// such as a provided buffer).
+pub fn send_raw_sqe(
+    fd: &impl AsRawFd,
+    ptr: *const u8,
+    len: usize,
+    user_data: u64,
+) -> squeue::Entry {
+    opcode::Send::new(types::Fd(fd.as_raw_fd()), ptr, len as u32)
+        .flags(libc::MSG_NOSIGNAL)
+        .build()
+        .user_data(user_data)
 }

@@ -3,10 +3,9 @@
 //! every echoed byte and timing every round trip.
 
 use super::sys::Interference;
-use io_uring::{cqueue, opcode, squeue, types, IoUring, SubmissionQueue, Submitter};
+use io_uring::{cqueue, squeue, types, IoUring, SubmissionQueue, Submitter};
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// Low bit of user_data: set for a send, clear for a recv.
@@ -256,23 +255,11 @@ fn on_cqe(cqe: &cqueue::Entry, conns: &mut [Conn], size: usize) -> io::Result<bo
 }
 
 fn send_sqe(conn: &Conn, key: u64) -> squeue::Entry {
-    let rest = &conn.msg[conn.sent..];
-    opcode::Send::new(
-        types::Fd(conn.stream.as_raw_fd()),
-        rest.as_ptr(),
-        rest.len() as u32,
-    )
-    .flags(libc::MSG_NOSIGNAL)
-    .build()
-    .user_data(key << 1 | SEND)
+    super::floor::send_sqe(&conn.stream, &conn.msg[conn.sent..], key << 1 | SEND)
 }
 
 fn recv_sqe(conn: &mut Conn, key: u64) -> squeue::Entry {
-    let fd = conn.stream.as_raw_fd();
-    let rest = &mut conn.echo[conn.got..];
-    opcode::Recv::new(types::Fd(fd), rest.as_mut_ptr(), rest.len() as u32)
-        .build()
-        .user_data(key << 1)
+    super::floor::recv_sqe(&conn.stream, &mut conn.echo[conn.got..], key << 1)
 }
 
 fn push(

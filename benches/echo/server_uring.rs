@@ -2,10 +2,10 @@
 //! IORING_SETUP_COOP_TASKRUN), with no executor, no wakers and no allocation
 //! per op. One recv or send in flight per connection, one accept in flight.
 
-use super::floor::{accept_sqe, floor_ring, push_unchecked, submit_and_wait, ACCEPT};
-use io_uring::{cqueue, opcode, squeue, types, SubmissionQueue, Submitter};
+use super::floor::{self, accept_sqe, floor_ring, push_unchecked, submit_and_wait, ACCEPT};
+use io_uring::{cqueue, squeue, SubmissionQueue, Submitter};
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Low bit of a connection op's user_data: set for a send, clear for a recv.
 const SEND: u64 = 1;
@@ -41,11 +41,8 @@ pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
         for cqe in &mut cq {
             if cqe.user_data() == ACCEPT {
                 accepting = false;
-                if cqe.result() >= 0 {
+                if let Some(fd) = floor::accepted(cqe.result()) {
                     accepted += 1;
-                    // SAFETY: the kernel created this fd for us; nobody else owns it.
-                    let fd = unsafe { OwnedFd::from_raw_fd(cqe.result()) };
-                    let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
                     let entry = table.vacant_entry();
                     let key = entry.key() as u64;
                     let conn = entry.insert(Conn {
@@ -94,25 +91,11 @@ fn on_conn_cqe(
 }
 
 fn recv_sqe(conn: &mut Conn, key: u64) -> squeue::Entry {
-    opcode::Recv::new(
-        types::Fd(conn.fd.as_raw_fd()),
-        conn.buf.as_mut_ptr(),
-        conn.buf.len() as u32,
-    )
-    .build()
-    .user_data(key << 1)
+    floor::recv_sqe(&conn.fd, &mut conn.buf, key << 1)
 }
 
 fn send_sqe(conn: &mut Conn, key: u64) -> squeue::Entry {
-    let rest = &conn.buf[conn.sent..conn.len];
-    opcode::Send::new(
-        types::Fd(conn.fd.as_raw_fd()),
-        rest.as_ptr(),
-        rest.len() as u32,
-    )
-    .flags(libc::MSG_NOSIGNAL)
-    .build()
-    .user_data(key << 1 | SEND)
+    floor::send_sqe(&conn.fd, &conn.buf[conn.sent..conn.len], key << 1 | SEND)
 }
 
 /// Pushes one SQE of this loop.

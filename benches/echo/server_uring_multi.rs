@@ -5,13 +5,13 @@
 //! kernel side get cheaper than the plain floor when the receive poll stays
 //! armed? No executor, no wakers, no allocation per op.
 
-use super::floor::{accept_sqe, floor_ring, push_unchecked, submit_and_wait, ACCEPT};
+use super::floor::{self, accept_sqe, floor_ring, push_unchecked, submit_and_wait, ACCEPT};
 use io_uring::types::BufRingEntry;
 use io_uring::{cqueue, opcode, squeue, types, SubmissionQueue, Submitter};
 use std::alloc::Layout;
 use std::collections::VecDeque;
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 
 /// Low bit of a connection op's user_data: set for a send, clear for a recv.
@@ -131,11 +131,8 @@ pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool, a
         for cqe in &mut cq {
             if cqe.user_data() == ACCEPT {
                 accepting = false;
-                if cqe.result() >= 0 {
+                if let Some(fd) = floor::accepted(cqe.result()) {
                     accepted += 1;
-                    // SAFETY: the kernel created this fd for us; nobody else owns it.
-                    let fd = unsafe { OwnedFd::from_raw_fd(cqe.result()) };
-                    let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
                     let entry = table.vacant_entry();
                     let key = entry.key() as u64;
                     let conn = entry.insert(Conn {
@@ -208,15 +205,9 @@ fn on_conn_cqe(
     }
     if !conn.sending {
         if let Some(&(bid, len, sent)) = conn.queue.front() {
-            let sqe = opcode::Send::new(
-                types::Fd(conn.fd.as_raw_fd()),
-                // SAFETY: inside buffer `bid`, which the queue holds.
-                unsafe { bufs.buf(bid).add(sent) },
-                (len - sent) as u32,
-            )
-            .flags(libc::MSG_NOSIGNAL)
-            .build()
-            .user_data(key << 1 | SEND);
+            // SAFETY: inside buffer `bid`, which the queue holds.
+            let rest = unsafe { bufs.buf(bid).add(sent) };
+            let sqe = floor::send_raw_sqe(&conn.fd, rest, len - sent, key << 1 | SEND);
             push(submitter, sq, &sqe);
             conn.sending = true;
         } else if !conn.receiving {

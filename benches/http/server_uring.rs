@@ -3,11 +3,11 @@
 //! response as the other servers, and no executor, wakers or allocation per
 //! request. One RECV or SEND in flight per connection, one ACCEPT in flight.
 
-use super::floor::{accept_sqe, floor_ring, push_unchecked, submit_and_wait, ACCEPT};
+use super::floor::{self, accept_sqe, floor_ring, push_unchecked, submit_and_wait, ACCEPT};
 use super::servers::{take_requests, BUF_SIZE, RESPONSE};
-use io_uring::{opcode, squeue, types, SubmissionQueue, Submitter};
+use io_uring::{squeue, SubmissionQueue, Submitter};
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Low bit of a connection op's user_data: set for a send, clear for a recv.
 const SEND: u64 = 1;
@@ -40,10 +40,7 @@ pub fn serve(listener: TcpListener) {
         for cqe in &mut cq {
             if cqe.user_data() == ACCEPT {
                 accepting = false;
-                if cqe.result() >= 0 {
-                    // SAFETY: the kernel created this fd for us; nobody else owns it.
-                    let fd = unsafe { OwnedFd::from_raw_fd(cqe.result()) };
-                    let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
+                if let Some(fd) = floor::accepted(cqe.result()) {
                     let entry = table.vacant_entry();
                     let key = entry.key() as u64;
                     let conn = entry.insert(Conn {
@@ -93,26 +90,11 @@ fn on_sent(conn: &mut Conn, n: usize) -> bool {
 }
 
 fn recv_sqe(conn: &mut Conn, key: u64) -> squeue::Entry {
-    let rest = &mut conn.buf[conn.filled..];
-    opcode::Recv::new(
-        types::Fd(conn.fd.as_raw_fd()),
-        rest.as_mut_ptr(),
-        rest.len() as u32,
-    )
-    .build()
-    .user_data(key << 1)
+    floor::recv_sqe(&conn.fd, &mut conn.buf[conn.filled..], key << 1)
 }
 
 fn send_sqe(conn: &mut Conn, key: u64) -> squeue::Entry {
-    let rest = &RESPONSE[conn.sent..];
-    opcode::Send::new(
-        types::Fd(conn.fd.as_raw_fd()),
-        rest.as_ptr(),
-        rest.len() as u32,
-    )
-    .flags(libc::MSG_NOSIGNAL)
-    .build()
-    .user_data(key << 1 | SEND)
+    floor::send_sqe(&conn.fd, &RESPONSE[conn.sent..], key << 1 | SEND)
 }
 
 /// Pushes one SQE of this loop.
