@@ -204,10 +204,10 @@ impl Core {
         for (orphan, cqe) in orphans.drain(..) {
             orphan.complete(cqe);
         }
-        // Each waker's header is usually a cache miss (one per connection
-        // woken): start loading them all before the loop, whose atomic
-        // swaps would otherwise take the misses one at a time. (Any other
-        // waker's data pointer is prefetched too; a prefetch never faults.)
+        // Each waker's header is usually a cache miss: start loading them
+        // all before the loop, which would otherwise take the misses one
+        // at a time. (Any other waker's data pointer is prefetched too; a
+        // prefetch never faults.)
         for waker in &wakers {
             crate::sys::prefetch(waker.data().cast(), 64);
         }
@@ -224,6 +224,7 @@ impl Core {
                 schedule_in(&tasks, &mut queue, key, id);
             }
         }
+        // Other wakers, woken after the borrows (allocates only if any).
         let mut pending = Vec::new();
         {
             let tasks = self.tasks.borrow();
