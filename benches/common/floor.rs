@@ -42,16 +42,57 @@ pub fn floor_ring(defer_taskrun: bool) -> IoUring {
         .expect("io_uring with IORING_SETUP_COOP_TASKRUN")
 }
 
-/// A single-shot ACCEPT on `listen_fd`, tagged [`ACCEPT`].
-pub fn accept_sqe(listen_fd: RawFd) -> squeue::Entry {
-    opcode::Accept::new(
-        types::Fd(listen_fd),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-    )
-    .flags(libc::SOCK_CLOEXEC)
-    .build()
-    .user_data(ACCEPT)
+/// The one single-shot ACCEPT a floor keeps in flight (tagged [`ACCEPT`]),
+/// until it has accepted `limit` connections (`None`: no limit).
+pub struct Acceptor {
+    listen_fd: RawFd,
+    limit: usize,
+    accepted: usize,
+    in_flight: bool,
+}
+
+impl Acceptor {
+    pub fn new(listener: &std::net::TcpListener, limit: Option<usize>) -> Acceptor {
+        Acceptor {
+            listen_fd: listener.as_raw_fd(),
+            limit: limit.unwrap_or(usize::MAX),
+            accepted: 0,
+            in_flight: false,
+        }
+    }
+
+    /// Pushes the ACCEPT unless it is in flight or the limit is reached.
+    /// False once no further connection will be accepted.
+    pub fn arm(&mut self, submitter: &Submitter<'_>, sq: &mut SubmissionQueue<'_>) -> bool {
+        if !self.in_flight && self.accepted < self.limit {
+            let sqe = opcode::Accept::new(
+                types::Fd(self.listen_fd),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(ACCEPT);
+            // SAFETY: the ACCEPT carries no pointers.
+            unsafe { push_unchecked(submitter, sq, &sqe) };
+            self.in_flight = true;
+        }
+        self.in_flight
+    }
+
+    /// Takes the ACCEPT's CQE: the new connection, with TCP_NODELAY as
+    /// every server of the benches sets it; `None` if the accept failed.
+    pub fn complete(&mut self, result: i32) -> Option<OwnedFd> {
+        self.in_flight = false;
+        if result < 0 {
+            return None;
+        }
+        self.accepted += 1;
+        // SAFETY: the kernel created this fd for the ACCEPT; nobody else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(result) };
+        let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
+        Some(fd)
+    }
 }
 
 /// Submits what the loop pushed and waits for at least one CQE (an
@@ -68,18 +109,6 @@ pub fn submit_and_wait(
         Err(e) => panic!("io_uring_enter failed: {e}"),
     }
     cq.sync();
-}
-
-/// The connection an ACCEPT's result names, with TCP_NODELAY as every
-/// server of the benches sets it; `None` if the accept failed.
-pub fn accepted(result: i32) -> Option<OwnedFd> {
-    if result < 0 {
-        return None;
-    }
-    // SAFETY: the kernel created this fd for the ACCEPT; nobody else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(result) };
-    let _ = socket2::SockRef::from(&fd).set_tcp_nodelay(true);
-    Some(fd)
 }
 
 /// A RECV on `fd` into `buf`, tagged `user_data`. The caller keeps `buf`

@@ -2,10 +2,10 @@
 //! IORING_SETUP_COOP_TASKRUN), with no executor, no wakers and no allocation
 //! per op. One recv or send in flight per connection, one accept in flight.
 
-use super::floor::{self, accept_sqe, floor_ring, push_unchecked, submit_and_wait, ACCEPT};
+use super::floor::{self, floor_ring, push_unchecked, submit_and_wait, Acceptor, ACCEPT};
 use io_uring::{cqueue, squeue, SubmissionQueue, Submitter};
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// Low bit of a connection op's user_data: set for a send, clear for a recv.
 const SEND: u64 = 1;
@@ -24,25 +24,17 @@ struct Conn {
 /// `defer_taskrun` adds SINGLE_ISSUER + DEFER_TASKRUN, as ringloop uses.
 pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
     let mut ring = floor_ring(defer_taskrun);
-    let listen_fd = listener.as_raw_fd();
+    let mut acceptor = Acceptor::new(&listener, conns);
     let mut table: slab::Slab<Conn> = slab::Slab::with_capacity(1024);
-    let mut accepted = 0;
-    let mut accepting = false;
     loop {
         let (submitter, mut sq, mut cq) = ring.split();
-        if !accepting && accepted < conns.unwrap_or(usize::MAX) {
-            push(&submitter, &mut sq, &accept_sqe(listen_fd));
-            accepting = true;
-        }
-        if !accepting && table.is_empty() {
+        if !acceptor.arm(&submitter, &mut sq) && table.is_empty() {
             return;
         }
         submit_and_wait(&submitter, &mut sq, &mut cq);
         for cqe in &mut cq {
             if cqe.user_data() == ACCEPT {
-                accepting = false;
-                if let Some(fd) = floor::accepted(cqe.result()) {
-                    accepted += 1;
+                if let Some(fd) = acceptor.complete(cqe.result()) {
                     let entry = table.vacant_entry();
                     let key = entry.key() as u64;
                     let conn = entry.insert(Conn {

@@ -5,7 +5,7 @@
 //! kernel side get cheaper than the plain floor when the receive poll stays
 //! armed? No executor, no wakers, no allocation per op.
 
-use super::floor::{self, accept_sqe, floor_ring, push_unchecked, submit_and_wait, ACCEPT};
+use super::floor::{self, floor_ring, push_unchecked, submit_and_wait, Acceptor, ACCEPT};
 use io_uring::types::BufRingEntry;
 use io_uring::{cqueue, opcode, squeue, types, SubmissionQueue, Submitter};
 use std::alloc::Layout;
@@ -112,27 +112,19 @@ impl Ring {
 pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool, adaptive: bool) {
     let mut ring = floor_ring(defer_taskrun);
     let mut bufs = Ring::new(&ring.submitter());
-    let listen_fd = listener.as_raw_fd();
+    let mut acceptor = Acceptor::new(&listener, conns);
     let mut table: slab::Slab<Conn> = slab::Slab::with_capacity(1024);
-    let mut accepted = 0;
-    let mut accepting = false;
     let mut turn: u64 = 0;
     loop {
         turn += 1;
         let (submitter, mut sq, mut cq) = ring.split();
-        if !accepting && accepted < conns.unwrap_or(usize::MAX) {
-            push(&submitter, &mut sq, &accept_sqe(listen_fd));
-            accepting = true;
-        }
-        if !accepting && table.is_empty() {
+        if !acceptor.arm(&submitter, &mut sq) && table.is_empty() {
             return;
         }
         submit_and_wait(&submitter, &mut sq, &mut cq);
         for cqe in &mut cq {
             if cqe.user_data() == ACCEPT {
-                accepting = false;
-                if let Some(fd) = floor::accepted(cqe.result()) {
-                    accepted += 1;
+                if let Some(fd) = acceptor.complete(cqe.result()) {
                     let entry = table.vacant_entry();
                     let key = entry.key() as u64;
                     let conn = entry.insert(Conn {

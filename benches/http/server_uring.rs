@@ -3,11 +3,11 @@
 //! response as the other servers, and no executor, wakers or allocation per
 //! request. One RECV or SEND in flight per connection, one ACCEPT in flight.
 
-use super::floor::{self, accept_sqe, floor_ring, push_unchecked, submit_and_wait, ACCEPT};
+use super::floor::{self, floor_ring, push_unchecked, submit_and_wait, Acceptor, ACCEPT};
 use super::servers::{take_requests, BUF_SIZE, RESPONSE};
 use io_uring::{squeue, SubmissionQueue, Submitter};
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// Low bit of a connection op's user_data: set for a send, clear for a recv.
 const SEND: u64 = 1;
@@ -27,20 +27,15 @@ struct Conn {
 /// Serves until killed.
 pub fn serve(listener: TcpListener) {
     let mut ring = floor_ring(false);
-    let listen_fd = listener.as_raw_fd();
+    let mut acceptor = Acceptor::new(&listener, None);
     let mut table: slab::Slab<Conn> = slab::Slab::with_capacity(1024);
-    let mut accepting = false;
     loop {
         let (submitter, mut sq, mut cq) = ring.split();
-        if !accepting {
-            push(&submitter, &mut sq, &accept_sqe(listen_fd));
-            accepting = true;
-        }
+        acceptor.arm(&submitter, &mut sq);
         submit_and_wait(&submitter, &mut sq, &mut cq);
         for cqe in &mut cq {
             if cqe.user_data() == ACCEPT {
-                accepting = false;
-                if let Some(fd) = floor::accepted(cqe.result()) {
+                if let Some(fd) = acceptor.complete(cqe.result()) {
                     let entry = table.vacant_entry();
                     let key = entry.key() as u64;
                     let conn = entry.insert(Conn {
