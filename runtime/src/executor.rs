@@ -10,6 +10,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -44,7 +45,7 @@ pub(crate) struct Core {
     wakers: RefCell<Vec<Waker>>,
     woken_tasks: RefCell<Vec<(usize, u64)>>,
     orphans: RefCell<Vec<(Box<dyn Orphan>, CqeResult)>>,
-    remote: RefCell<Vec<(usize, u64)>>,
+    remote: RefCell<Vec<Arc<Header>>>,
     /// Per-runtime values of `runtime_local`.
     pub(crate) locals: crate::local::Locals,
     /// The driver's ring id (see `context::ring_id`).
@@ -100,11 +101,7 @@ impl Core {
         let mut tasks = self.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
         let key = entry.key();
-        let header = Arc::new(Header {
-            key,
-            id,
-            shared: self.shared.clone(),
-        });
+        let header = Header::new(key, id, self.shared.clone());
         let task = Task::new(future, header, Meta { name, location }, &self.config);
         entry.insert(TaskEntry {
             id,
@@ -119,11 +116,7 @@ impl Core {
     /// Runs `future` to completion, running spawned tasks and the ring meanwhile.
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
         let _enter = crate::context::enter(self.clone(), true);
-        let header = Arc::new(Header {
-            key: MAIN_KEY,
-            id: 0,
-            shared: self.shared.clone(),
-        });
+        let header = Header::new(MAIN_KEY, 0, self.shared.clone());
         let waker = header.waker();
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
@@ -182,8 +175,11 @@ impl Core {
     fn drain_remote(&self) {
         let mut remote = self.remote.borrow_mut();
         self.shared.drain_remote(&mut remote);
-        for (key, id) in remote.drain(..) {
-            self.schedule(key, id);
+        for header in remote.drain(..) {
+            // Cleared first: a wake-up from now on lists the task again
+            // (the queue still holds it at most once).
+            header.remote_queued.store(false, Ordering::Release);
+            self.schedule(header.key, header.id);
         }
     }
 
@@ -286,6 +282,7 @@ impl Core {
         }
         self.queue.borrow_mut().clear();
         self.blocking.shutdown();
+        self.shared.close();
         self.locals.clear();
         self.driver.borrow_mut().shutdown();
         let orphans = std::mem::take(&mut *self.orphans.borrow_mut());

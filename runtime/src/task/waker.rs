@@ -11,11 +11,14 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 pub(crate) const MAIN_KEY: usize = usize::MAX;
 
 /// State shared with other threads: the queue of wake-ups from them and the
-/// eventfd whose read op turns a wake-up into a CQE. A task woken from
-/// several threads may be listed more than once; the executor queues it once.
+/// eventfd whose read op turns a wake-up into a CQE.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    remote: Mutex<Vec<(usize, u64)>>,
+    /// Tasks woken from other threads, each listed once until the loop
+    /// drains the list (see [`Header::remote_queued`]); `None` once the
+    /// runtime has shut down. The list holds headers, which hold this
+    /// state: closing it breaks that cycle.
+    remote: Mutex<Option<Vec<Arc<Header>>>>,
     /// True while an eventfd signal is outstanding that the loop has not
     /// answered by draining `remote`; saves redundant eventfd writes.
     notified: AtomicBool,
@@ -25,40 +28,52 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(wake_fd: OwnedFd) -> Shared {
         Shared {
-            remote: Mutex::new(Vec::new()),
+            remote: Mutex::new(Some(Vec::new())),
             notified: AtomicBool::new(false),
             wake_fd,
         }
     }
 
-    fn schedule_remote(&self, key: usize, id: u64) {
-        self.remote
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((key, id));
+    fn schedule_remote(&self, header: Arc<Header>) {
+        match &mut *self.remote.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(list) => list.push(header),
+            // Shut down: nobody will run the task.
+            None => return,
+        }
         if !self.notified.swap(true, Ordering::AcqRel) {
             crate::sys::eventfd_signal(&self.wake_fd);
         }
     }
 
     /// Moves wake-ups from other threads into `into`, if there are any.
-    pub(crate) fn drain_remote(&self, into: &mut Vec<(usize, u64)>) {
+    pub(crate) fn drain_remote(&self, into: &mut Vec<Arc<Header>>) {
         if self.notified.swap(false, Ordering::AcqRel) {
-            into.append(&mut self.remote.lock().unwrap_or_else(|p| p.into_inner()));
+            if let Some(list) = &mut *self.remote.lock().unwrap_or_else(|p| p.into_inner()) {
+                into.append(list);
+            }
         }
+    }
+
+    /// At shutdown: drops the wake-ups not yet drained and ignores later ones.
+    pub(crate) fn close(&self) {
+        let left = self.remote.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(left);
     }
 }
 
 /// What a task's waker points to. The future itself stays on the loop's
-/// thread in the executor; only this header crosses threads. Immutable:
-/// whether the task is already queued is the executor's to know (see
-/// `Core::schedule`), so waking touches no atomic but the waker's count.
+/// thread in the executor; only this header crosses threads. Whether the
+/// task is in the run queue is the executor's to know (see
+/// `Core::schedule`): a wake-up on the loop's thread touches no atomic here.
 #[derive(Debug)]
 pub(crate) struct Header {
     /// Slot of the task in the executor's slab (or MAIN_KEY).
     pub(crate) key: usize,
     /// Unique per runtime; tells a reused slot from the task a stale waker meant.
     pub(crate) id: u64,
+    /// Set while the task is in the list of wake-ups from other threads, so
+    /// a thread waking it in a loop adds it once, not once per wake-up.
+    pub(crate) remote_queued: AtomicBool,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -83,17 +98,27 @@ impl Header {
         Some(unsafe { &*waker.data().cast::<Header>() })
     }
 
+    /// A header for the task in slot `key` with id `id`.
+    pub(crate) fn new(key: usize, id: u64, shared: Arc<Shared>) -> Arc<Header> {
+        Arc::new(Header {
+            key,
+            id,
+            remote_queued: AtomicBool::new(false),
+            shared,
+        })
+    }
+
     /// Schedules the task (the executor ignores it if already queued).
-    fn wake_by_ref(&self) {
+    fn wake_by_ref(this: &Arc<Header>) {
         let local = context::with_core(|core| {
-            let mine = Arc::ptr_eq(&core.shared, &self.shared);
+            let mine = Arc::ptr_eq(&core.shared, &this.shared);
             if mine {
-                core.schedule(self.key, self.id);
+                core.schedule(this.key, this.id);
             }
             mine
         });
-        if local != Some(true) {
-            self.shared.schedule_remote(self.key, self.id);
+        if local != Some(true) && !this.remote_queued.swap(true, Ordering::AcqRel) {
+            this.shared.schedule_remote(this.clone());
         }
     }
 }
@@ -122,15 +147,16 @@ unsafe fn clone_raw(data: *const ()) -> RawWaker {
 unsafe fn wake_raw(data: *const ()) {
     // SAFETY: the waker's reference is handed over to this `Arc` (contract).
     let header = unsafe { Arc::from_raw(data.cast::<Header>()) };
-    header.wake_by_ref();
+    Header::wake_by_ref(&header);
 }
 
 /// # Safety
 /// As for [`clone_raw`].
 unsafe fn wake_by_ref_raw(data: *const ()) {
-    // SAFETY: the waker's reference keeps the header alive for this call.
-    let header = unsafe { &*data.cast::<Header>() };
-    header.wake_by_ref();
+    // SAFETY: the waker's reference keeps the header alive for this call;
+    // `ManuallyDrop` leaves that reference to the waker.
+    let header = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(data.cast::<Header>()) });
+    Header::wake_by_ref(&header);
 }
 
 /// # Safety
@@ -138,4 +164,76 @@ unsafe fn wake_by_ref_raw(data: *const ()) {
 unsafe fn drop_raw(data: *const ()) {
     // SAFETY: the waker's reference is released exactly once, here.
     unsafe { Arc::decrement_strong_count(data.cast::<Header>()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thread outside any runtime waking one task many times lists it
+    /// once until the loop drains the list, then again after.
+    #[test]
+    fn remote_wakes_list_a_task_once_per_drain() {
+        let shared = Arc::new(Shared::new(crate::sys::eventfd().unwrap()));
+        let header = Header::new(7, 42, shared.clone());
+        let waker = header.waker();
+        // Also woken by value, which takes the other vtable path.
+        let owned = header.waker();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for _ in 0..1000 {
+                    waker.wake_by_ref();
+                }
+                owned.wake();
+            });
+        });
+        let mut drained = Vec::new();
+        shared.drain_remote(&mut drained);
+        let listed: Vec<(usize, u64)> = drained.iter().map(|h| (h.key, h.id)).collect();
+        assert_eq!(listed, [(7, 42)]);
+        // What the executor does on draining; the next wake-up lists it again.
+        drained[0].remote_queued.store(false, Ordering::Release);
+        drained.clear();
+        std::thread::scope(|s| {
+            s.spawn(|| waker.wake_by_ref());
+        });
+        shared.drain_remote(&mut drained);
+        assert_eq!(drained.len(), 1);
+    }
+
+    /// After shutdown a wake-up from another thread is dropped: the list
+    /// keeps no header (which would keep the shared state, and its eventfd,
+    /// alive through a reference cycle).
+    #[test]
+    fn remote_wakes_after_close_keep_nothing() {
+        let shared = Arc::new(Shared::new(crate::sys::eventfd().unwrap()));
+        let header = Header::new(3, 9, shared.clone());
+        let waker = header.waker();
+        std::thread::scope(|s| {
+            s.spawn(|| waker.wake_by_ref());
+        });
+        assert_eq!(
+            Arc::strong_count(&header),
+            3,
+            "the list holds one reference"
+        );
+        shared.close();
+        assert_eq!(
+            Arc::strong_count(&header),
+            2,
+            "closing drops the listed wake-up"
+        );
+        header.remote_queued.store(false, Ordering::Release);
+        std::thread::scope(|s| {
+            s.spawn(|| waker.wake_by_ref());
+        });
+        assert_eq!(
+            Arc::strong_count(&header),
+            2,
+            "a later wake-up is not listed"
+        );
+        let mut drained = Vec::new();
+        shared.drain_remote(&mut drained);
+        assert!(drained.is_empty());
+    }
 }
