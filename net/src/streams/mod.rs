@@ -2,7 +2,6 @@
 //! buffered [`Reader`] and a cloneable, back-pressured [`Writer`] per
 //! connection.
 
-mod lock;
 mod reader;
 mod server;
 mod writer;

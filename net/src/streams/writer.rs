@@ -1,8 +1,8 @@
 //! The [`Writer`] of asyncio-style streams.
 
-use super::lock::FifoLock;
 use crate::core::StreamCore;
 use ringloop_runtime::buf::IoBuf;
+use ringloop_runtime::sync::Mutex;
 use std::cell::Cell;
 use std::fmt;
 use std::io;
@@ -11,8 +11,9 @@ use std::rc::Rc;
 
 struct Shared {
     core: Rc<StreamCore>,
-    /// Held around each whole write, so clones never interleave.
-    lock: FifoLock,
+    /// Held around each whole write, so clones never interleave. FIFO, and
+    /// a cancelled waiter leaves the line in O(1).
+    lock: Mutex<()>,
     /// Set when a write was cancelled after it started sending: the peer
     /// may hold part of a message, so no later write may follow it.
     poisoned: Cell<bool>,
@@ -38,7 +39,8 @@ impl Drop for Sending<'_> {
 
 fn poisoned_error() -> io::Error {
     io::Error::other(
-        "a write on this stream was cancelled midway, so the peer may have received part of          a message and the stream's framing is lost; close the stream and reconnect",
+        "a write on this stream was cancelled midway, so the peer may have received part of \
+         a message and the stream's framing is lost; close the stream and reconnect",
     )
 }
 
@@ -75,7 +77,7 @@ impl Writer {
         Writer {
             shared: Rc::new(Shared {
                 core,
-                lock: FifoLock::default(),
+                lock: Mutex::new(()),
                 poisoned: Cell::new(false),
             }),
         }
