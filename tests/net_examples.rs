@@ -202,3 +202,85 @@ fn chat_broadcasts_lines_between_clients() {
     }
     assert!(line.starts_with("[127.0.0.1:"), "{line:?}");
 }
+
+/// Resident memory of a process, in bytes, from `/proc/<pid>/statm`.
+fn rss_bytes(pid: u32) -> u64 {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// Connects to the chat example and reads its welcome line.
+fn chat_member(port: u16) -> (TcpStream, BufReader<TcpStream>) {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut welcome = String::new();
+    r.read_line(&mut welcome).unwrap();
+    assert!(welcome.starts_with("welcome"), "{welcome:?}");
+    (s, r)
+}
+
+/// Reads lines until one contains `needle`; panics at end of stream.
+fn read_until_line_with(r: &mut BufReader<TcpStream>, needle: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).expect("a line before the timeout");
+        assert!(!line.is_empty(), "connection closed before a line with {needle:?}");
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+#[test]
+fn chat_disconnects_a_member_that_stops_reading_and_stays_small() {
+    let Some((server, port, _out)) = start_example("chat") else {
+        eprintln!("skipping: the chat example is not built (run the whole `cargo test`)");
+        return;
+    };
+    let pid = server.0.id();
+    let (mut flooder, _flooder_in) = chat_member(port);
+    // Never reads: its outbox fills and it is disconnected.
+    let (sleeper, _sleeper_in) = chat_member(port);
+    let line = [b'z'; 1023].iter().chain(b"\n").copied().collect::<Vec<u8>>();
+    let mut peak = 0;
+    for i in 0..100 * 1024 {
+        flooder.write_all(&line).unwrap();
+        if i % 4096 == 0 {
+            peak = peak.max(rss_bytes(pid));
+        }
+    }
+    peak = peak.max(rss_bytes(pid));
+    // 100 MiB went through; the server kept at most its outboxes and
+    // socket buffers.
+    assert!(peak < 64 << 20, "the chat server grew to {peak} bytes");
+    // The sleeper was disconnected: draining its socket reaches EOF.
+    sleeper.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut rest = Vec::new();
+    (&sleeper).read_to_end(&mut rest).expect("EOF, not a timeout");
+    // The room still works for a newcomer.
+    let (_late, mut late_in) = chat_member(port);
+    flooder.write_all(b"still here\n").unwrap();
+    read_until_line_with(&mut late_in, "still here");
+}
+
+#[test]
+fn chat_drops_an_over_long_line_whole() {
+    let Some((_server, port, _out)) = start_example("chat") else {
+        eprintln!("skipping: the chat example is not built (run the whole `cargo test`)");
+        return;
+    };
+    let (mut alice, mut alice_in) = chat_member(port);
+    let (_bob, mut bob_in) = chat_member(port);
+    // 200 KiB with no newline (three times the 64 KiB limit), sent in
+    // pieces so that the server sees the line's tail after its overrun.
+    for _ in 0..50 {
+        alice.write_all(&[b'x'; 4096]).unwrap();
+    }
+    alice.write_all(b"tail\nafter\n").unwrap();
+    read_until_line_with(&mut alice_in, "line too long");
+    let line = read_until_line_with(&mut bob_in, "] ");
+    assert!(line.ends_with("] after\n"), "bob got a piece of the long line: {:.80}", line);
+}
