@@ -1,24 +1,41 @@
 #!/usr/bin/env bash
-# Runs every test of every workspace test binary under valgrind memcheck,
-# one test per valgrind process, and fails on any invalid read/write/free,
-# definitely-lost leak, or test failure.
+# Runs workspace tests under valgrind memcheck, one test per valgrind
+# process, and passes when no test has a memory error (invalid read, write
+# or free, definitely-lost leak) and none fails or hangs unexpectedly.
+#
+#   scripts/valgrind-tests.sh [REGEX]
+#
+# REGEX (grep -E) selects tests by "BINARY TEST", BINARY being the test
+# binary's name without its hash (e.g. 'ops |net_streams '); default: all.
+# VALGRIND_TEST_TIMEOUT (seconds, default 90) bounds each test.
 #
 # - Uninitialised-value checks are off: valgrind does not model the kernel
 #   writing into user buffers through io_uring, so every byte a ring read
 #   delivers looks uninitialised to it (hundreds of false reports).
-# - valgrind runs one thread at a time and (3.19) does not release that lock
-#   while a thread blocks in io_uring_enter, so a test whose loop sleeps in the
-#   ring until another thread of the same process acts (a cross-thread wake,
-#   a std client thread) cannot finish under valgrind. Such tests are stopped
-#   after a timeout and listed as HUNG; they are not memory errors, and the
-#   native test run covers them.
 # - Only our own binaries are traced into (not socat, nc, kill: their own
-#   leaks are not ours). Tests that size RLIMIT_NOFILE exactly (EMFILE) fail
-#   under valgrind, which reserves fds of its own.
+#   leaks are not ours).
+# - Tests that cannot work under valgrind are listed in KNOWN below, by name,
+#   with the reason; they are reported as skipped and not run. Every other
+#   test that hangs or fails fails the script.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)"; exit 2; }
 TIMEOUT=${VALGRIND_TEST_TIMEOUT:-90}
+FILTER=${1:-.}
+
+# Tests valgrind cannot run, as "BINARY TEST<TAB>reason".
+# valgrind (3.19) runs one thread at a time and does not release that lock
+# while a thread blocks in io_uring_enter, so a test whose loop sleeps in the
+# ring until another thread of the same process acts (a blocking-pool result,
+# a remote wake, a std client thread) never finishes under valgrind; the
+# native test run covers them. valgrind also holds file descriptors of its
+# own, so a test that sizes RLIMIT_NOFILE exactly cannot work under it.
+CROSS_THREAD="the loop sleeps in io_uring_enter until another thread acts, which valgrind serialises"
+KNOWN=$(cat <<EOF
+net_emfile accept_backs_off_under_emfile_and_recovers	valgrind holds file descriptors of its own, so RLIMIT_NOFILE cannot be sized exactly
+EOF
+)
+
 mapfile -t bins < <(cargo test --workspace --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import sys, json
 for line in sys.stdin:
@@ -31,27 +48,37 @@ if [ ${#bins[@]} -eq 0 ]; then
 fi
 logdir=$(mktemp -d)
 jobs=$logdir/jobs
+: >"$logdir/skipped"
 for bin in "${bins[@]}"; do
+  name=$(basename "$bin" | sed 's/-[0-9a-f]*$//')
   "$bin" --list --format=terse 2>/dev/null | sed -n 's/: test$//p' | while read -r t; do
-    printf '%s\t%s\n' "$bin" "$t"
+    printf '%s %s\n' "$name" "$t" | grep -Eq -- "$FILTER" || continue
+    reason=$(printf '%s\n' "$KNOWN" | awk -F'\t' -v k="$name $t" '$1 == k { print $2 }')
+    if [ -n "$reason" ]; then
+      printf 'skipped %s %s: %s\n' "$name" "$t" "$reason" >>"$logdir/skipped"
+    else
+      printf '%s\t%s\n' "$bin" "$t"
+    fi
   done
 done >"$jobs"
 run_one() {
-  bin=$1 t=$2 log=$3/$(basename "$1").$(echo "$2" | tr -c 'A-Za-z0-9_\n' _).log
+  bin=$1 t=$2 name=$(basename "$1" | sed 's/-[0-9a-f]*$//')
+  log=$3/$name.$(echo "$2" | tr -c 'A-Za-z0-9_\n' _).log
   timeout -k 5 "$4" valgrind --quiet --error-exitcode=99 --undef-value-errors=no --leak-check=full \
     --errors-for-leak-kinds=definite --trace-children=yes --trace-children-skip='/usr/*,/bin/*' "$bin" --exact "$t" --test-threads=1 >"$log" 2>&1
   rc=$?
   case $rc in
-    0) echo "ok $(basename "$bin") $t" ;;
-    124|137) echo "HUNG $(basename "$bin") $t" ;;
-    99) echo "VALGRIND-ERROR $(basename "$bin") $t $log" ;;
-    *) echo "FAILED($rc) $(basename "$bin") $t $log" ;;
+    0) echo "ok $name $t" ;;
+    124|137) echo "HUNG $name $t $log" ;;
+    99) echo "VALGRIND-ERROR $name $t $log" ;;
+    *) echo "FAILED($rc) $name $t $log" ;;
   esac
 }
 export -f run_one
-tr '\t' '\n' <"$jobs" | xargs -d '\n' -n 2 -P 2 bash -c 'run_one "$0" "$1" '"$logdir $TIMEOUT" >"$logdir/results"
-sort "$logdir/results"
-ok=$(grep -c '^ok ' "$logdir/results"); hung=$(grep -c '^HUNG ' "$logdir/results")
-bad=$(grep -vc -e '^ok ' -e '^HUNG ' "$logdir/results")
-echo "valgrind: $ok passed clean, $hung hung (valgrind limitation, see header), $bad with errors or failures (logs: $logdir)"
+tr '\t' '\n' <"$jobs" | xargs -r -d '\n' -n 2 -P 2 bash -c 'run_one "$0" "$1" '"$logdir $TIMEOUT" >"$logdir/results"
+sort "$logdir/results" "$logdir/skipped"
+ok=$(grep -c '^ok ' "$logdir/results"); skipped=$(wc -l <"$logdir/skipped")
+bad=$(grep -vc '^ok ' "$logdir/results")
+echo "valgrind: $ok passed clean, $skipped skipped (known to be incompatible, see above), $bad hung, failed or with memory errors (logs: $logdir)"
+[ "$ok" -gt 0 ] || { echo "valgrind: no test matched '$FILTER'" >&2; exit 2; }
 [ "$bad" -eq 0 ]

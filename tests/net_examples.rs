@@ -227,7 +227,10 @@ fn read_until_line_with(r: &mut BufReader<TcpStream>, needle: &str) -> String {
     loop {
         line.clear();
         r.read_line(&mut line).expect("a line before the timeout");
-        assert!(!line.is_empty(), "connection closed before a line with {needle:?}");
+        assert!(
+            !line.is_empty(),
+            "connection closed before a line with {needle:?}"
+        );
         if line.contains(needle) {
             return line;
         }
@@ -244,7 +247,11 @@ fn chat_disconnects_a_member_that_stops_reading_and_stays_small() {
     let (mut flooder, _flooder_in) = chat_member(port);
     // Never reads: its outbox fills and it is disconnected.
     let (sleeper, _sleeper_in) = chat_member(port);
-    let line = [b'z'; 1023].iter().chain(b"\n").copied().collect::<Vec<u8>>();
+    let line = [b'z'; 1023]
+        .iter()
+        .chain(b"\n")
+        .copied()
+        .collect::<Vec<u8>>();
     let mut peak = 0;
     for i in 0..100 * 1024 {
         flooder.write_all(&line).unwrap();
@@ -257,9 +264,13 @@ fn chat_disconnects_a_member_that_stops_reading_and_stays_small() {
     // socket buffers.
     assert!(peak < 64 << 20, "the chat server grew to {peak} bytes");
     // The sleeper was disconnected: draining its socket reaches EOF.
-    sleeper.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sleeper
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut rest = Vec::new();
-    (&sleeper).read_to_end(&mut rest).expect("EOF, not a timeout");
+    (&sleeper)
+        .read_to_end(&mut rest)
+        .expect("EOF, not a timeout");
     // The room still works for a newcomer.
     let (_late, mut late_in) = chat_member(port);
     flooder.write_all(b"still here\n").unwrap();
@@ -282,5 +293,9 @@ fn chat_drops_an_over_long_line_whole() {
     alice.write_all(b"tail\nafter\n").unwrap();
     read_until_line_with(&mut alice_in, "line too long");
     let line = read_until_line_with(&mut bob_in, "] ");
-    assert!(line.ends_with("] after\n"), "bob got a piece of the long line: {:.80}", line);
+    assert!(
+        line.ends_with("] after\n"),
+        "bob got a piece of the long line: {:.80}",
+        line
+    );
 }

@@ -192,7 +192,7 @@ impl Core {
         {
             let mut driver = self.driver.borrow_mut();
             if let Err(e) = driver.turn(block) {
-                panic!("ringloop: io_uring_enter failed: {e}; the ring cannot make progress");
+                panic!("{e}; the ring cannot make progress");
             }
             driver.take_completions(&mut wakers, &mut woken_tasks, &mut orphans);
             driver.take_remote_woken();

@@ -166,6 +166,18 @@ pub(crate) fn io_uring_disabled_sysctl() -> Option<u32> {
         .ok()
 }
 
+/// The calling thread's seccomp mode from `/proc/self/status` (0 none,
+/// 1 strict, 2 filter), if the kernel reports it.
+pub(crate) fn seccomp_mode() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Asks the CPU to start loading `bytes` bytes from `ptr` into its caches,
 /// so a later access does not stall on memory. A hint only: it never
 /// faults, whatever the address, and is a no-op off x86_64.

@@ -80,6 +80,9 @@ pub(crate) struct Driver {
     close_scratch: Vec<squeue::Entry>,
     /// Batch window of blocking waits in µs (0: wake on the first CQE).
     batch_wait_usec: u32,
+    /// Set when an `io_uring_enter` failed for good: the ring can make no
+    /// more progress, so shutdown does not wait for it.
+    enter_failed: bool,
 }
 
 impl Driver {
@@ -119,6 +122,7 @@ impl Driver {
             fixed,
             close_scratch: Vec::new(),
             batch_wait_usec,
+            enter_failed: false,
         };
         driver.arm_wake();
         Ok(driver)
@@ -475,7 +479,10 @@ impl Driver {
             match res {
                 Ok(_) => {}
                 Err(e) if is_transient(&e) || e.raw_os_error() == Some(libc::ETIME) => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.enter_failed = true;
+                    return Err(setup::enter_error(e));
+                }
             }
         }
         if let (Some(fixed), Some(ring)) = (self.fixed.as_mut(), self.ring.as_mut()) {
@@ -596,7 +603,10 @@ impl Driver {
             unsafe { self.push(&entry) };
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while (self.wake_armed || self.in_flight() > 0) && Instant::now() < deadline {
+        while !self.enter_failed
+            && (self.wake_armed || self.in_flight() > 0)
+            && Instant::now() < deadline
+        {
             *self.shutdown_ts = types::Timespec::from(Duration::from_millis(50));
             let entry = opcode::Timeout::new(&*self.shutdown_ts)
                 .build()
@@ -616,10 +626,18 @@ impl Driver {
         self.woken_tasks.clear();
         let leaked = self.leak_in_flight();
         if leaked > 0 || self.wake_armed {
-            eprintln!(
-                "ringloop: {leaked} io_uring op(s) did not complete within {SHUTDOWN_GRACE:?} of \
-                 shutdown; their buffers are leaked rather than freed while the kernel may use them"
-            );
+            if self.enter_failed {
+                eprintln!(
+                    "ringloop: io_uring_enter failed, so {leaked} io_uring op(s) in flight could \
+                     not be cancelled; their buffers are leaked rather than freed"
+                );
+            } else {
+                eprintln!(
+                    "ringloop: {leaked} io_uring op(s) did not complete within \
+                     {SHUTDOWN_GRACE:?} of shutdown; their buffers are leaked rather than freed \
+                     while the kernel may use them"
+                );
+            }
             if self.wake_armed {
                 // The eventfd read may still land in `wake_buf`.
                 std::mem::forget(std::mem::take(&mut self.wake_buf));

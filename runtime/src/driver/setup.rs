@@ -82,6 +82,11 @@ pub(crate) fn build_ring(opts: &SetupOptions) -> io::Result<(IoUring, Features)>
                     nodrop: ring.params().is_feature_nodrop(),
                     ..Features::default()
                 };
+                // A policy may let io_uring_setup through and refuse
+                // io_uring_enter: find out now, not at the first turn.
+                if let Err(e) = ring.submitter().submit() {
+                    return Err(enter_error(e));
+                }
                 probe(&ring, &mut features);
                 return Ok((ring, features));
             }
@@ -109,47 +114,127 @@ fn probe(ring: &IoUring, features: &mut Features) {
     features.multishot_recv = probe.is_supported(opcode::SendZc::CODE);
 }
 
+/// Why io_uring is unavailable, as far as the process can tell; each cause
+/// has its own fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// `kernel.io_uring_disabled` is 1 or 2.
+    Sysctl(u32),
+    /// A seccomp filter (or LSM policy) refuses the syscall.
+    Policy,
+    /// Refused, and the sysctl cannot be read to tell which of the two.
+    PolicyOrSysctl,
+    /// The kernel was built without io_uring.
+    NoKernelSupport,
+    /// Out of locked memory or memory.
+    Memory,
+    /// Out of file descriptors.
+    Fds,
+    /// Anything else.
+    Other,
+}
+
+impl Cause {
+    fn of(errno: i32) -> Cause {
+        let filtered = crate::sys::seccomp_mode().is_some_and(|m| m != 0);
+        match errno {
+            libc::EPERM | libc::EACCES => match crate::sys::io_uring_disabled_sysctl() {
+                Some(n @ (1 | 2)) => Cause::Sysctl(n),
+                Some(_) => Cause::Policy,
+                None => Cause::PolicyOrSysctl,
+            },
+            // A seccomp filter that hides io_uring answers ENOSYS too (as
+            // Docker's default profile does); without a filter, the kernel
+            // really lacks it.
+            libc::ENOSYS if filtered => Cause::Policy,
+            libc::ENOSYS => Cause::NoKernelSupport,
+            libc::ENOMEM => Cause::Memory,
+            libc::EMFILE | libc::ENFILE => Cause::Fds,
+            _ => Cause::Other,
+        }
+    }
+
+    fn fix(self) -> &'static str {
+        match self {
+            Cause::Sysctl(_) => {
+                "To fix it: set `sysctl kernel.io_uring_disabled=0`, or (if it is 1) add this \
+                 user to the group kernel.io_uring_group"
+            }
+            Cause::Policy => {
+                "To fix it: allow io_uring_setup, io_uring_enter and io_uring_register in the \
+                 seccomp profile (e.g. docker run --security-opt seccomp=<profile>) or the LSM \
+                 policy that blocks them"
+            }
+            Cause::PolicyOrSysctl => {
+                "To fix it: allow io_uring_setup, io_uring_enter and io_uring_register in the \
+                 seccomp profile (e.g. docker run --security-opt seccomp=<profile>) or the LSM \
+                 policy that blocks them, or set `sysctl kernel.io_uring_disabled=0` if it is set"
+            }
+            Cause::NoKernelSupport => {
+                "To fix it: run on a kernel built with CONFIG_IO_URING (Linux 5.15 or newer)"
+            }
+            Cause::Memory => {
+                "To fix it: raise RLIMIT_MEMLOCK (ulimit -l) or use a smaller ring \
+                 (Builder::entries)"
+            }
+            Cause::Fds => "To fix it: close file descriptors or raise RLIMIT_NOFILE",
+            Cause::Other => "ringloop needs io_uring on Linux 5.15 or newer",
+        }
+    }
+}
+
 /// Turns an `io_uring_setup` failure into an error that names the cause and the fix.
 pub(crate) fn setup_error(e: io::Error) -> io::Error {
-    let errno = e.raw_os_error().unwrap_or(0);
-    let cause = match errno {
-        libc::ENOSYS => "the kernel has no io_uring (built without CONFIG_IO_URING) or a seccomp \
-                         profile hides the io_uring_setup syscall (Docker's default profile does)"
+    let cause = Cause::of(e.raw_os_error().unwrap_or(0));
+    let what = match cause {
+        Cause::Sysctl(2) => "the sysctl kernel.io_uring_disabled is 2, which disables io_uring \
+                             for every process"
             .to_string(),
-        libc::EPERM | libc::EACCES => match crate::sys::io_uring_disabled_sysctl() {
-            Some(2) => "the sysctl kernel.io_uring_disabled is 2, which disables io_uring for \
-                        every process"
-                .to_string(),
-            Some(1) => "the sysctl kernel.io_uring_disabled is 1, which allows io_uring only for \
-                        processes in the group kernel.io_uring_group"
-                .to_string(),
-            _ => "the process is not allowed to create an io_uring: a seccomp profile (such as \
-                  Docker's default) or an LSM policy blocks io_uring_setup"
-                .to_string(),
-        },
-        libc::ENOMEM => "the kernel could not allocate the ring: the locked-memory limit \
-                         (ulimit -l, RLIMIT_MEMLOCK) is too low for kernels before 5.12, or \
-                         memory is exhausted"
+        Cause::Sysctl(_) => "the sysctl kernel.io_uring_disabled is 1, which allows io_uring \
+                             only for processes in the group kernel.io_uring_group"
             .to_string(),
-        libc::EMFILE | libc::ENFILE => {
-            "the process or system is out of file descriptors".to_string()
+        Cause::Policy | Cause::PolicyOrSysctl => {
+            "the process is not allowed to create an io_uring: a seccomp profile \
+                          (such as Docker's default) or an LSM policy blocks io_uring_setup"
+                .to_string()
         }
-        _ => format!("io_uring_setup failed: {e}"),
-    };
-    let fix = match errno {
-        libc::ENOSYS | libc::EPERM | libc::EACCES => {
-            "To fix it: set `sysctl kernel.io_uring_disabled=0`, or add this user to \
-             kernel.io_uring_group, or run the container with a seccomp profile that allows \
-             io_uring_setup, io_uring_enter and io_uring_register \
-             (e.g. docker run --security-opt seccomp=<profile>)"
+        Cause::NoKernelSupport => {
+            "the kernel has no io_uring (it was built without CONFIG_IO_URING)".to_string()
         }
-        libc::ENOMEM => "To fix it: raise RLIMIT_MEMLOCK or use a smaller ring (Builder::entries)",
-        libc::EMFILE | libc::ENFILE => "To fix it: close file descriptors or raise RLIMIT_NOFILE",
-        _ => "ringloop needs io_uring on Linux 5.15 or newer",
+        Cause::Memory => "the kernel could not allocate the ring: the locked-memory limit \
+                          (RLIMIT_MEMLOCK) is too low for kernels before 5.12, or memory is \
+                          exhausted"
+            .to_string(),
+        Cause::Fds => "the process or system is out of file descriptors".to_string(),
+        Cause::Other => format!("io_uring_setup failed: {e}"),
     };
+    unavailable(e, &what, cause)
+}
+
+/// The error for a ring that was created but cannot be entered: a policy
+/// that lets `io_uring_setup` through but blocks `io_uring_enter`.
+pub(crate) fn enter_error(e: io::Error) -> io::Error {
+    let (what, cause) = match e.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES | libc::ENOSYS) => (
+            "the ring was created, but a seccomp profile or an LSM policy blocks io_uring_enter"
+                .to_string(),
+            Cause::Policy,
+        ),
+        _ => (
+            format!("the ring was created, but io_uring_enter failed: {e}"),
+            Cause::Other,
+        ),
+    };
+    unavailable(e, &what, cause)
+}
+
+fn unavailable(e: io::Error, what: &str, cause: Cause) -> io::Error {
     io::Error::new(
         e.kind(),
-        format!("ringloop: io_uring is not available: {cause} ({e}). {fix}."),
+        format!(
+            "ringloop: io_uring is not available: {what} ({e}). {}.",
+            cause.fix()
+        ),
     )
 }
 
@@ -162,11 +247,29 @@ mod tests {
         let e = setup_error(io::Error::from_raw_os_error(libc::ENOSYS));
         let msg = e.to_string();
         assert!(msg.contains("io_uring is not available"), "{msg}");
-        assert!(msg.contains("seccomp"), "{msg}");
         assert!(msg.contains("To fix it"), "{msg}");
         let e = setup_error(io::Error::from_raw_os_error(libc::EPERM));
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
         assert!(e.to_string().contains("io_uring_disabled") || e.to_string().contains("seccomp"));
+        let e = enter_error(io::Error::from_raw_os_error(libc::EPERM));
+        assert!(e.to_string().contains("blocks io_uring_enter"), "{e}");
+        assert!(e.to_string().contains("seccomp profile"), "{e}");
+    }
+
+    #[test]
+    fn enosys_without_a_seccomp_filter_means_no_kernel_support() {
+        // This test process runs without a seccomp filter (the filtered case
+        // is runtime/tests/setup.rs, in a child process).
+        if crate::sys::seccomp_mode() != Some(0) {
+            eprintln!("skipping: this process runs under seccomp");
+            return;
+        }
+        let msg = setup_error(io::Error::from_raw_os_error(libc::ENOSYS)).to_string();
+        assert!(msg.contains("CONFIG_IO_URING"), "{msg}");
+        assert!(
+            !msg.contains("sysctl"),
+            "no sysctl advice for a missing kernel feature: {msg}"
+        );
     }
 
     #[test]
