@@ -9,7 +9,7 @@
 //! `cargo bench --bench timers`).
 
 use crate::wheel::{Wheel, TICK_NS};
-use ringloop_runtime::op::{self, Op, TimeoutKind};
+use ringloop_runtime::op::Deadline;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
@@ -121,7 +121,7 @@ impl Timers {
 struct TimerDriver {
     timers: Rc<Timers>,
     /// The armed ring timeout and the grid instant it is for.
-    op: Option<(Op<op::Timeout>, u64)>,
+    op: Option<(Deadline, u64)>,
     /// Set when the driver ended because no entry was left.
     done: bool,
 }
@@ -133,7 +133,6 @@ impl Future for TimerDriver {
         let this = &mut *self;
         let timers = this.timers.clone();
         let mut wakers = Vec::new();
-        let mut armed_here = false;
         loop {
             let next = {
                 let mut wheel = timers.wheel.borrow_mut();
@@ -154,15 +153,9 @@ impl Future for TimerDriver {
                 this.done = true;
                 return Poll::Ready(());
             };
-            let rearm = match &this.op {
-                Some((_, armed)) => *armed != target,
-                None => true,
-            };
-            if rearm {
-                // Dropping a previous op (armed for a later instant) cancels it.
-                let left = at.saturating_duration_since(Instant::now());
-                this.op = Some((op::timeout(left, TimeoutKind::Relative), target));
-                armed_here = true;
+            if !matches!(&this.op, Some((_, armed)) if *armed == target) {
+                // Dropping a previous deadline (for a later instant) cancels its op.
+                this.op = Some((Deadline::new(at), target));
             }
             timers.armed_for.set(target);
             {
@@ -172,19 +165,13 @@ impl Future for TimerDriver {
                     _ => *slot = Some(cx.waker().clone()),
                 }
             }
-            let (op, _) = this.op.as_mut().expect("armed above");
-            if Pin::new(op).poll(cx).is_pending() {
+            // Never early: a ring timeout that fails or is cancelled is
+            // re-armed by the deadline, which yields rather than spins.
+            let (deadline, _) = this.op.as_mut().expect("armed above");
+            if deadline.poll_elapsed(cx).is_pending() {
                 return Poll::Pending;
             }
-            // The timeout ended: on time, or early because it failed (ENOMEM,
-            // cancelled). Either way the loop fires only what the clock says
-            // is due and re-arms for the rest. An op that fails the moment it
-            // is armed (the ring is gone) makes the task yield, not spin.
             this.op = None;
-            if armed_here && Instant::now() < at {
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
         }
     }
 }

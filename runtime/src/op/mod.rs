@@ -20,12 +20,14 @@
 //! an fd produced by an abandoned accept is closed then.
 
 mod bufring;
+mod deadline;
 mod misc;
 mod msg;
 mod net;
 mod rw;
 
 pub use bufring::{recv_multi, BufGuard, BufRing, RecvMulti};
+pub use deadline::Deadline;
 pub use misc::{nop, poll_add, timeout, Nop, PollAdd, Timeout, TimeoutKind};
 pub use msg::{recv_msg, send_msg, RecvMsg, SendMsg};
 pub use net::{accept, accept_multi, connect, shutdown, Accept, AcceptMulti, Connect, Shutdown};

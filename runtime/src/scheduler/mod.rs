@@ -42,7 +42,6 @@
 //! ```
 
 mod as_completed;
-mod deadline;
 mod gather;
 mod group;
 mod wait;

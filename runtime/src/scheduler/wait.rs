@@ -1,7 +1,7 @@
 //! `wait` and `try_wait`: wait for spawned tasks until a condition holds,
 //! without ever cancelling the ones still running (asyncio's `wait`).
 
-use super::deadline::Deadline;
+use crate::op::Deadline;
 use super::gather::{indexed, Indexed};
 use crate::task::{JoinError, JoinHandle};
 use futures_util::stream::{FuturesUnordered, Stream};

@@ -1,8 +1,7 @@
-//! A deadline on a ring TIMEOUT op for the scheduler's own timeouts.
+//! [`Deadline`]: an instant on a ring TIMEOUT op that never ends early.
 //!
-//! The runtime does not depend on `ringloop-timer` (layering runs the other
-//! way), so `wait`'s timeout uses the op API directly with the same rule as
-//! `ringloop_timer::Sleep`: never report the deadline before it has passed.
+//! The one never-early re-arm loop of the project: the scheduler's `wait`
+//! timeout and `ringloop-timer`'s wheel driver both use it.
 
 use crate::op::{self, Op, TimeoutKind};
 use std::future::Future;
@@ -10,16 +9,37 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-/// An instant and the TIMEOUT op armed for it (on the first poll).
+/// An instant and the ring TIMEOUT op armed for it (on the first poll).
+///
+/// Unlike a bare [`op::timeout`], it is `Ready` only once the clock has
+/// passed the instant: a TIMEOUT that ends early (it failed, or something
+/// cancelled it) is re-armed for the time left. Dropping it cancels the op.
+///
+/// ```
+/// use ringloop_runtime::op::Deadline;
+/// use std::time::{Duration, Instant};
+/// ringloop_runtime::run(async {
+///     let at = Instant::now() + Duration::from_millis(5);
+///     let mut deadline = Deadline::new(at);
+///     std::future::poll_fn(|cx| deadline.poll_elapsed(cx)).await;
+///     assert!(Instant::now() >= at);
+/// });
+/// ```
 #[derive(Debug)]
-pub(crate) struct Deadline {
+pub struct Deadline {
     at: Instant,
     op: Option<Op<op::Timeout>>,
 }
 
 impl Deadline {
-    pub(crate) fn new(at: Instant) -> Self {
+    /// A deadline at `at`; nothing is submitted before the first poll.
+    pub fn new(at: Instant) -> Self {
         Deadline { at, op: None }
+    }
+
+    /// The instant this deadline is for.
+    pub fn at(&self) -> Instant {
+        self.at
     }
 
     /// `Ready` once the deadline has passed, never before.
@@ -28,7 +48,7 @@ impl Deadline {
     /// cancelled by someone else) is re-armed for the time left. If it fails
     /// without ever reaching the kernel, the task yields and retries on the
     /// next loop turn rather than spinning inside one poll.
-    pub(crate) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    pub fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut armed_here = false;
         loop {
             let at = self.at;
