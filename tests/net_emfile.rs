@@ -6,6 +6,8 @@
 
 #[path = "util/net.rs"]
 mod util;
+#[path = "../runtime/tests/util/fds.rs"]
+mod fds;
 
 use futures_util::StreamExt;
 use ringloop::net::TcpListener;
@@ -63,7 +65,7 @@ fn child_emfile() {
         let mut incoming = listener.incoming();
         // fd numbers are allocated lowest first, so the limit caps new fds at
         // about HEADROOM more than are open now.
-        let open = ringloop_runtime::open_fd_count().unwrap() as u64;
+        let open = fds::open_fd_count() as u64;
         ringloop::rlimit::set_nofile_soft_limit(open + HEADROOM).unwrap();
         println!("LISTENING {}", listener.local_addr().unwrap().port());
 

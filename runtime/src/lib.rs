@@ -46,7 +46,6 @@ pub use scheduler::{
     as_completed, gather, try_gather, try_wait, wait, GroupAborted, GroupError, ReturnWhen,
     TaskFailure, TaskGroup, WaitOutcome,
 };
-pub use sys::open_fd_count;
 pub use task::{spawn, spawn_named, yield_now, JoinError, JoinHandle, UnhandledPanic, YieldNow};
 
 /// Re-export of the `io-uring` crate, to build SQEs for [`op::Op::new`].

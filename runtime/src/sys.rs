@@ -149,14 +149,6 @@ pub(crate) fn tgkill_self(signum: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
-/// Returns the number of open file descriptors of this process.
-#[doc(hidden)]
-pub fn open_fd_count() -> io::Result<usize> {
-    Ok(std::fs::read_dir("/proc/self/fd")?
-        .count()
-        .saturating_sub(1))
-}
-
 /// Reads `kernel.io_uring_disabled` (absent before Linux 6.6).
 pub(crate) fn io_uring_disabled_sysctl() -> Option<u32> {
     std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
