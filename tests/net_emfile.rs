@@ -4,10 +4,10 @@
 //! re-executed) that lowers its own soft RLIMIT_NOFILE, so the low limit
 //! cannot disturb other tests.
 
-#[path = "util/net.rs"]
-mod util;
 #[path = "../runtime/tests/util/fds.rs"]
 mod fds;
+#[path = "util/net.rs"]
+mod util;
 
 use futures_util::StreamExt;
 use ringloop::net::TcpListener;

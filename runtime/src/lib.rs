@@ -20,6 +20,7 @@
 //! `ringloop-net` are built on [`op`], the same API users may call to submit
 //! opcodes the runtime does not wrap yet.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod blocking;

@@ -3,7 +3,7 @@
 use super::{cqe_len, Completable, CqeResult, Op};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::fd::{sqe_for, SharedFd};
-use io_uring::opcode;
+use io_uring::{opcode, squeue};
 use std::io;
 
 /// The kernel's "current file position" offset for READ/WRITE.
@@ -30,6 +30,24 @@ pub struct Read<B> {
 /// A RECV in flight (same output as [`Read`]).
 pub type Recv<B> = Read<B>;
 
+impl<B: IoBufMut> Read<B> {
+    /// The op for `entry`, a READ or RECV into `buf` on `fd` built by
+    /// `sqe_for!` (which also gave `ring`).
+    ///
+    /// # Safety
+    /// The entry's pointer and length describe `buf`'s stable memory
+    /// (the `IoBufMut` contract); the op owns `buf` and a clone of `fd`.
+    #[inline(always)]
+    unsafe fn op(fd: &SharedFd, buf: B, entry: squeue::Entry, ring: u64) -> Op<Read<B>> {
+        let data = Read {
+            _fd: fd.clone(),
+            buf,
+        };
+        // SAFETY: forwarded from this function's contract.
+        unsafe { Op::new_on(data, entry, ring) }
+    }
+}
+
 impl<B: IoBufMut> Completable for Read<B> {
     type Output = (io::Result<usize>, B);
     fn complete(mut self, cqe: CqeResult) -> Self::Output {
@@ -52,6 +70,24 @@ pub struct Write<B> {
 /// A SEND in flight (same output as [`Write`]).
 pub type Send<B> = Write<B>;
 
+impl<B: IoBuf> Write<B> {
+    /// The op for `entry`, a WRITE or SEND of `buf` on `fd` built by
+    /// `sqe_for!` (which also gave `ring`).
+    ///
+    /// # Safety
+    /// The entry's pointer and length describe `buf`'s initialized, stable
+    /// memory (the `IoBuf` contract); the op owns `buf` and a clone of `fd`.
+    #[inline(always)]
+    unsafe fn op(fd: &SharedFd, buf: B, entry: squeue::Entry, ring: u64) -> Op<Write<B>> {
+        let data = Write {
+            _fd: fd.clone(),
+            buf,
+        };
+        // SAFETY: forwarded from this function's contract.
+        unsafe { Op::new_on(data, entry, ring) }
+    }
+}
+
 impl<B: IoBuf> Completable for Write<B> {
     type Output = (io::Result<usize>, B);
     fn complete(self, cqe: CqeResult) -> Self::Output {
@@ -72,16 +108,7 @@ pub fn read<B: IoBufMut>(fd: &SharedFd, mut buf: B, offset: Option<u64>) -> Op<R
     .build());
     // SAFETY: the pointer and length describe `buf`'s stable heap memory
     // (IoBufMut contract), owned by the op with a clone of the fd.
-    unsafe {
-        Op::new_on(
-            Read {
-                _fd: fd.clone(),
-                buf,
-            },
-            entry,
-            ring,
-        )
-    }
+    unsafe { Read::op(fd, buf, entry, ring) }
 }
 
 /// Receives from a socket into `buf` (from its start, up to its capacity).
@@ -115,16 +142,7 @@ fn recv_with<B: IoBufMut>(fd: &SharedFd, mut buf: B, flags: i32, ioprio: u16) ->
     .ioprio(ioprio)
     .build());
     // SAFETY: as in `read`.
-    unsafe {
-        Op::new_on(
-            Read {
-                _fd: fd.clone(),
-                buf,
-            },
-            entry,
-            ring,
-        )
-    }
+    unsafe { Read::op(fd, buf, entry, ring) }
 }
 
 /// Writes the initialized bytes of `buf` at `offset`, or at the file
@@ -140,16 +158,7 @@ pub fn write<B: IoBuf>(fd: &SharedFd, buf: B, offset: Option<u64>) -> Op<Write<B
     .build());
     // SAFETY: the pointer and length describe `buf`'s initialized, stable
     // memory (IoBuf contract), owned by the op with a clone of the fd.
-    unsafe {
-        Op::new_on(
-            Write {
-                _fd: fd.clone(),
-                buf,
-            },
-            entry,
-            ring,
-        )
-    }
+    unsafe { Write::op(fd, buf, entry, ring) }
 }
 
 /// Sends the initialized bytes of `buf` on a socket. `MSG_NOSIGNAL` is always
@@ -164,14 +173,5 @@ pub fn send<B: IoBuf>(fd: &SharedFd, buf: B, flags: i32) -> Op<Send<B>> {
     .flags(flags | libc::MSG_NOSIGNAL)
     .build());
     // SAFETY: as in `write`.
-    unsafe {
-        Op::new_on(
-            Write {
-                _fd: fd.clone(),
-                buf,
-            },
-            entry,
-            ring,
-        )
-    }
+    unsafe { Write::op(fd, buf, entry, ring) }
 }

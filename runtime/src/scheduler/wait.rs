@@ -1,8 +1,8 @@
 //! `wait` and `try_wait`: wait for spawned tasks until a condition holds,
 //! without ever cancelling the ones still running (asyncio's `wait`).
 
-use crate::op::Deadline;
 use super::gather::{indexed, Indexed};
+use crate::op::Deadline;
 use crate::task::{JoinError, JoinHandle};
 use futures_util::stream::{FuturesUnordered, Stream};
 use std::fmt;

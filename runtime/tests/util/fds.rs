@@ -37,4 +37,3 @@ pub static FD_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 pub fn fd_lock() -> std::sync::MutexGuard<'static, ()> {
     FD_LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
-
