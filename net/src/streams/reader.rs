@@ -10,8 +10,11 @@ use std::rc::Rc;
 /// The default line/delimiter length limit (64 KiB, as asyncio's).
 pub const DEFAULT_LIMIT: usize = 64 * 1024;
 
-/// How much a read asks the kernel for at least.
-const READ_CHUNK: usize = 16 * 1024;
+/// How much a read asks the kernel for while the stream is quiet: an idle
+/// connection holds this much buffer in its pending read.
+const MIN_READ: usize = 1024;
+/// How much a read asks for at most, after earlier reads came back full.
+const MAX_READ: usize = 64 * 1024;
 
 /// The error inside an `UnexpectedEof` [`io::Error`] from
 /// [`Reader::read_exact`] and [`Reader::read_until`]: the stream ended
@@ -111,6 +114,11 @@ pub struct Reader {
     buf: BytesMut,
     limit: usize,
     eof: bool,
+    /// What the next read asks the kernel for: doubled (up to [`MAX_READ`])
+    /// after a read that filled it, halved (down to [`MIN_READ`]) after one
+    /// that used under a quarter. A busy stream reads in large chunks; an
+    /// idle one waits with a small buffer.
+    read_size: usize,
 }
 
 impl fmt::Debug for Reader {
@@ -130,6 +138,7 @@ impl Reader {
             buf: BytesMut::new(),
             limit: DEFAULT_LIMIT,
             eof: false,
+            read_size: MIN_READ,
         }
     }
 
@@ -159,7 +168,7 @@ impl Reader {
             return Ok(false);
         }
         let len = self.buf.len();
-        self.buf.reserve(READ_CHUNK);
+        self.buf.reserve(self.read_size);
         // Read into the spare capacity as a separate handle, so that the
         // buffered bytes stay here even if this future is dropped.
         let spare = self.buf.split_off(len);
@@ -169,7 +178,12 @@ impl Reader {
                 self.eof = true;
                 Ok(false)
             }
-            Ok(_) => {
+            Ok(n) => {
+                if n >= spare.capacity() {
+                    self.read_size = (self.read_size * 2).min(MAX_READ);
+                } else if n < self.read_size / 4 {
+                    self.read_size = (self.read_size / 2).max(MIN_READ);
+                }
                 self.buf.unsplit(spare);
                 Ok(true)
             }
