@@ -30,9 +30,17 @@ FILTER=${1:-.}
 # a remote wake, a std client thread) never finishes under valgrind; the
 # native test run covers them. valgrind also holds file descriptors of its
 # own, so a test that sizes RLIMIT_NOFILE exactly cannot work under it.
+SLOW="too slow under valgrind for the per-test limit (it passes alone, given minutes)"
 CROSS_THREAD="the loop sleeps in io_uring_enter until another thread acts, which valgrind serialises"
 KNOWN=$(cat <<EOF
 net_emfile accept_backs_off_under_emfile_and_recovers	valgrind holds file descriptors of its own, so RLIMIT_NOFILE cannot be sized exactly
+net_faults invalid_addresses_are_clear_errors	name resolution runs on the blocking pool: $CROSS_THREAD
+net_streams a_write_cancelled_while_waiting_for_its_turn_is_harmless	32 MiB compared byte by byte: $SLOW
+ringloop_runtime blocking::tests::a_result_wakes_a_sleeping_loop	$CROSS_THREAD
+ringloop_runtime blocking::tests::dropping_the_future_does_not_stop_the_closure	$CROSS_THREAD
+ringloop_runtime blocking::tests::idle_threads_exit_after_the_keep_alive	$CROSS_THREAD
+ringloop_runtime blocking::tests::never_more_than_max_threads_run_at_once	$CROSS_THREAD
+ringloop_runtime blocking::tests::pool_threads_block_async_signals_but_not_faults	$CROSS_THREAD
 EOF
 )
 

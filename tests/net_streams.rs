@@ -260,6 +260,9 @@ fn close_stops_accepting_and_serve_forever_returns() {
         let server = start_server("127.0.0.1:0", line_echo).await.unwrap();
         let addr = server.local_addr().unwrap();
         let (mut reader, writer) = open_connection(addr).await.unwrap();
+        // One round trip: the connection has been accepted before the close.
+        writer.write(&b"accepted?\n"[..]).await.unwrap();
+        assert_eq!(reader.read_line().await.unwrap(), &b"accepted?\n"[..]);
         let s = server.clone();
         let forever = ringloop::spawn(async move { s.serve_forever().await });
         sleep(Duration::from_millis(5)).await;
