@@ -41,6 +41,12 @@ ringloop_runtime blocking::tests::dropping_the_future_does_not_stop_the_closure	
 ringloop_runtime blocking::tests::idle_threads_exit_after_the_keep_alive	$CROSS_THREAD
 ringloop_runtime blocking::tests::never_more_than_max_threads_run_at_once	$CROSS_THREAD
 ringloop_runtime blocking::tests::pool_threads_block_async_signals_but_not_faults	$CROSS_THREAD
+ringloop_runtime blocking::tests::returns_the_result_and_a_panic_as_an_error	$CROSS_THREAD
+net_tcp connect_by_host_name_tries_each_address	name resolution runs on the blocking pool: $CROSS_THREAD
+net_udp_unix udp_send_to_bad_address_returns_the_buffer	name resolution runs on the blocking pool: $CROSS_THREAD
+net_streams writer_applies_backpressure_from_a_slow_peer	32 MiB compared byte by byte: $SLOW
+net_prop cancelled_stream_reads_lose_and_duplicate_nothing	hundreds of generated cases: $SLOW
+net_examples chat_disconnects_a_member_that_stops_reading_and_stays_small	it bounds the example's RSS, which valgrind's own memory inflates
 EOF
 )
 
