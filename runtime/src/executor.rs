@@ -1,7 +1,7 @@
 //! The single-threaded executor: the task slab, the run queue, and the loop
 //! that alternates between polling tasks and turning the ring.
 
-use crate::driver::{CqeResult, Driver, Orphan};
+use crate::driver::{Completions, Driver};
 use crate::task::waker::{Header, Shared, MAIN_KEY};
 use crate::task::{JoinHandle, Meta, Runnable, Task, UnhandledPanic};
 use std::cell::{Cell, RefCell};
@@ -12,7 +12,7 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 /// Executor settings fixed at build time.
 #[derive(Debug, Clone)]
@@ -41,10 +41,9 @@ pub(crate) struct Core {
     main_woken: Cell<bool>,
     next_id: Cell<u64>,
     config: Config,
-    /// Scratch space reused every turn (no allocation in steady state).
-    wakers: RefCell<Vec<Waker>>,
-    woken_tasks: RefCell<Vec<(usize, u64)>>,
-    orphans: RefCell<Vec<(Box<dyn Orphan>, CqeResult)>>,
+    /// Swapped with the driver's every turn (no allocation in steady state);
+    /// empty between turns.
+    completions: RefCell<Completions>,
     remote: RefCell<Vec<Arc<Header>>>,
     /// Per-runtime values of `runtime_local`.
     pub(crate) locals: crate::local::Locals,
@@ -67,9 +66,7 @@ impl Core {
             main_woken: Cell::new(false),
             next_id: Cell::new(1),
             config,
-            wakers: RefCell::new(Vec::new()),
-            woken_tasks: RefCell::new(Vec::new()),
-            orphans: RefCell::new(Vec::new()),
+            completions: RefCell::new(Completions::with_capacity(64)),
             remote: RefCell::new(Vec::new()),
             locals: Default::default(),
         }
@@ -186,17 +183,19 @@ impl Core {
     /// Submits and reaps once, then wakes the completed ops' tasks and frees
     /// abandoned ops' resources outside the driver borrow.
     fn turn(&self, block: bool) {
-        let mut wakers = std::mem::take(&mut *self.wakers.borrow_mut());
-        let mut woken_tasks = std::mem::take(&mut *self.woken_tasks.borrow_mut());
-        let mut orphans = std::mem::take(&mut *self.orphans.borrow_mut());
+        let mut done = std::mem::take(&mut *self.completions.borrow_mut());
         {
             let mut driver = self.driver.borrow_mut();
             if let Err(e) = driver.turn(block) {
                 panic!("{e}; the ring cannot make progress");
             }
-            driver.take_completions(&mut wakers, &mut woken_tasks, &mut orphans);
-            driver.take_remote_woken();
+            driver.take_completions(&mut done);
         }
+        let Completions {
+            tasks: woken_tasks,
+            wakers,
+            orphans,
+        } = &mut done;
         for (orphan, cqe) in orphans.drain(..) {
             orphan.complete(cqe);
         }
@@ -204,7 +203,7 @@ impl Core {
         // all before the loop, which would otherwise take the misses one
         // at a time. (Any other waker's data pointer is prefetched too; a
         // prefetch never faults.)
-        for waker in &wakers {
+        for waker in wakers.iter() {
             crate::sys::prefetch(waker.data().cast(), 64);
         }
         // Most completions name a task of this runtime (most ops are
@@ -241,9 +240,7 @@ impl Core {
         for waker in pending {
             waker.wake();
         }
-        *self.wakers.borrow_mut() = wakers;
-        *self.woken_tasks.borrow_mut() = woken_tasks;
-        *self.orphans.borrow_mut() = orphans;
+        *self.completions.borrow_mut() = done;
     }
 
     /// Descriptions of the tasks that have not finished.
@@ -285,10 +282,6 @@ impl Core {
         self.shared.close();
         self.locals.clear();
         self.driver.borrow_mut().shutdown();
-        let orphans = std::mem::take(&mut *self.orphans.borrow_mut());
-        for (orphan, cqe) in orphans {
-            orphan.complete(cqe);
-        }
     }
 }
 

@@ -95,31 +95,30 @@ pub(crate) enum Lifecycle {
 }
 
 impl Lifecycle {
-    /// Waiting for whoever polls with `waker`: by slot and id if it is the
-    /// own waker of the task being polled and `same_runtime` (the op's ring
-    /// is the one this thread runs), else by a clone of the waker.
+    /// Waiting for whoever polls with `waker`: by slot and id if the op layer
+    /// found `task` to be the task of this runtime whose own waker it is,
+    /// else by a clone of the waker.
     #[inline]
-    pub(crate) fn waiting(waker: &Waker, same_runtime: bool) -> Lifecycle {
-        match crate::context::polling_task(waker) {
-            Some((key, id)) if same_runtime => Lifecycle::WaitingTask { key, id },
-            _ => Lifecycle::Waiting(waker.clone()),
+    pub(crate) fn waiting(waker: &Waker, task: Option<(usize, u64)>) -> Lifecycle {
+        match task {
+            Some((key, id)) => Lifecycle::WaitingTask { key, id },
+            None => Lifecycle::Waiting(waker.clone()),
         }
     }
 
-    /// Re-registers a waiting slot for a later poll with `waker` (unchanged
-    /// if the same task polls again). Out of line: an op is rarely polled
-    /// again before its CQE.
+    /// Re-registers a waiting slot for a later poll with `waker`, which the
+    /// op layer found to be the own waker of `task` (or no task of this
+    /// runtime); unchanged if the same task polls again. Out of line: an op
+    /// is rarely polled again before its CQE.
     #[inline(never)]
-    pub(crate) fn rewait(&mut self, waker: &Waker, same_runtime: bool) {
+    pub(crate) fn rewait(&mut self, waker: &Waker, task: Option<(usize, u64)>) {
         let same = match self {
-            Lifecycle::WaitingTask { key, id } => {
-                same_runtime && crate::context::polling_task(waker) == Some((*key, *id))
-            }
+            Lifecycle::WaitingTask { key, id } => task == Some((*key, *id)),
             Lifecycle::Waiting(w) => w.will_wake(waker),
             _ => false,
         };
         if !same {
-            *self = Lifecycle::waiting(waker, same_runtime);
+            *self = Lifecycle::waiting(waker, task);
         }
     }
 
@@ -131,6 +130,43 @@ impl Lifecycle {
             Lifecycle::Multi(multi) => !multi.finished,
             Lifecycle::Completed(_) | Lifecycle::Leaked => false,
         }
+    }
+}
+
+/// What the driver's reaps collected for the executor: tasks and wakers to
+/// wake, and abandoned ops' resources to complete and drop, all outside the
+/// driver's borrow (a waker or a resource's `Drop` may reach the driver).
+/// One value is swapped between the two, so neither allocates per turn.
+#[derive(Default)]
+pub(crate) struct Completions {
+    /// Slots and ids of this runtime's tasks whose op completed.
+    pub(crate) tasks: Vec<(usize, u64)>,
+    /// Wakers of other pollers whose op completed.
+    pub(crate) wakers: Vec<Waker>,
+    /// Abandoned ops whose CQE arrived, with it.
+    pub(crate) orphans: Vec<(Box<dyn Orphan>, CqeResult)>,
+}
+
+impl Completions {
+    /// Room for `n` of each, as the driver starts with.
+    pub(crate) fn with_capacity(n: usize) -> Completions {
+        Completions {
+            tasks: Vec::with_capacity(n),
+            wakers: Vec::with_capacity(n),
+            orphans: Vec::new(),
+        }
+    }
+
+    /// Whether nothing is waiting to be handled.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.wakers.is_empty() && self.orphans.is_empty()
+    }
+
+    /// Forgets everything (shutdown: the tasks are gone).
+    pub(crate) fn clear(&mut self) {
+        self.tasks.clear();
+        self.wakers.clear();
+        self.orphans.clear();
     }
 }
 

@@ -13,7 +13,7 @@ pub(crate) mod setup;
 
 pub use lifecycle::CqeResult;
 use lifecycle::RawCqe;
-pub(crate) use lifecycle::{Lifecycle, MultiOrphan, Orphan};
+pub(crate) use lifecycle::{Completions, Lifecycle, MultiOrphan, Orphan};
 pub use setup::Features;
 
 use io_uring::{opcode, squeue, types, IoUring};
@@ -47,14 +47,10 @@ pub(crate) struct Driver {
     /// One slot per op whose CQE has not been consumed. Key = `user_data`.
     ops: Slab<Lifecycle>,
     features: Features,
-    /// Wakers of ops completed during the last reap, woken by the executor
-    /// after it releases the driver (so a waker can never re-enter it).
-    woken: Vec<Waker>,
-    /// The same for ops a task of this runtime waits on (`WaitingTask`):
-    /// the tasks' slots and ids, which the executor queues.
-    woken_tasks: Vec<(usize, u64)>,
-    /// Orphans whose CQE arrived, dropped outside the driver borrow for the same reason.
-    finished_orphans: Vec<(Box<dyn Orphan>, CqeResult)>,
+    /// What the reaps since the executor last took it collected: handled by
+    /// the executor after it releases the driver (so a waker or an orphan's
+    /// `Drop` can never re-enter it).
+    completions: Completions,
     /// Read end of the cross-thread wake-up eventfd (owned by the runtime's
     /// shared state, which outlives the driver).
     wake_fd: i32,
@@ -63,8 +59,6 @@ pub(crate) struct Driver {
     wake_buf: Box<[u8; 8]>,
     /// Whether the eventfd read is in flight.
     wake_armed: bool,
-    /// Set when a WAKE_TAG CQE arrived: the executor should drain the remote queue.
-    remote_woken: bool,
     /// Set by shutdown: the eventfd read is no longer re-armed.
     closing: bool,
     /// Reused by shutdown's bounded waits. Boxed: the kernel reads it after the push.
@@ -108,13 +102,10 @@ impl Driver {
             registered,
             ops: Slab::with_capacity(64),
             features,
-            woken: Vec::with_capacity(64),
-            woken_tasks: Vec::with_capacity(64),
-            finished_orphans: Vec::new(),
+            completions: Completions::with_capacity(64),
             wake_fd: wake_fd.as_raw_fd(),
             wake_buf: Box::new([0; 8]),
             wake_armed: false,
-            remote_woken: false,
             closing: false,
             shutdown_ts: Box::new(types::Timespec::new()),
             next_buf_group: 0,
@@ -236,18 +227,22 @@ impl Driver {
     }
 
     /// Polls a single-shot op: `Ready` with its CQE (freeing the slot) or
-    /// `Pending` with the waker stored.
+    /// `Pending` with the waiter stored: the task `task()` names (the op
+    /// layer's answer to "which task of this runtime owns this waker?"),
+    /// else the waker. `task` runs only if the op is still waiting.
     #[inline]
-    pub(crate) fn poll_op(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<CqeResult> {
+    pub(crate) fn poll_op(
+        &mut self,
+        key: usize,
+        waker: &Waker,
+        task: impl FnOnce() -> Option<(usize, u64)>,
+    ) -> Poll<CqeResult> {
         let slot = self
             .ops
             .get_mut(key)
             .expect("op slot exists while its future does");
         match slot {
-            Lifecycle::Waiting(_) | Lifecycle::WaitingTask { .. } => {
-                let same_runtime = self.ring_id == crate::context::ring_id();
-                slot.rewait(cx.waker(), same_runtime);
-            }
+            Lifecycle::Waiting(_) | Lifecycle::WaitingTask { .. } => slot.rewait(waker, task()),
             Lifecycle::Completed(cqe) => {
                 let cqe = *cqe;
                 // A Completed slot owns nothing: forgetting it skips an
@@ -380,7 +375,7 @@ impl Driver {
         entries: u16,
     ) -> io::Result<u16> {
         let Some(ring) = self.ring.as_ref() else {
-            return Err(crate::op::shut_down_error());
+            return Err(shut_down_error());
         };
         let bgid = u16::try_from(self.next_buf_group).map_err(|_| {
             io::Error::other(
@@ -420,11 +415,6 @@ impl Driver {
         self.wake_armed = true;
     }
 
-    /// Whether a cross-thread wake-up arrived since the last call.
-    pub(crate) fn take_remote_woken(&mut self) -> bool {
-        std::mem::take(&mut self.remote_woken)
-    }
-
     /// One loop turn: submit what is queued and reap completions. With
     /// `block`, waits until at least one CQE is available.
     pub(crate) fn turn(&mut self, block: bool) -> io::Result<()> {
@@ -437,9 +427,7 @@ impl Driver {
         // Never sleep while work is already at hand: CQEs in the ring, or
         // wakers/orphans that a reap inside `flush` (SQ full + EBUSY)
         // collected but the executor has not handled yet.
-        let handled_all = self.woken.is_empty()
-            && self.woken_tasks.is_empty()
-            && self.finished_orphans.is_empty();
+        let handled_all = self.completions.is_empty();
         let block = block && handled_all && ring.completion().is_empty();
         let sq = ring.submission();
         let kernel_has_work = sq.taskrun() || sq.cq_overflow();
@@ -499,11 +487,8 @@ impl Driver {
         let Driver {
             ring,
             ops,
-            woken,
-            woken_tasks,
-            finished_orphans,
+            completions,
             wake_armed,
-            remote_woken,
             ..
         } = self;
         let Some(ring) = ring.as_mut() else { return };
@@ -511,9 +496,10 @@ impl Driver {
             let user_data = cqe.user_data();
             match user_data {
                 CANCEL_TAG | SHUTDOWN_TIMER_TAG => continue,
+                // The executor drains the remote queue every turn; the CQE
+                // only had to end the wait.
                 WAKE_TAG => {
                     *wake_armed = false;
-                    *remote_woken = true;
                     continue;
                 }
                 _ => {}
@@ -526,7 +512,7 @@ impl Driver {
             };
             match slot {
                 Lifecycle::WaitingTask { key, id } => {
-                    woken_tasks.push((*key, *id));
+                    completions.tasks.push((*key, *id));
                     // A WaitingTask slot owns nothing: forgetting it skips
                     // a drop_in_place::<Lifecycle>.
                     std::mem::forget(std::mem::replace(slot, Lifecycle::Completed(raw)));
@@ -535,12 +521,12 @@ impl Driver {
                     if let Lifecycle::Waiting(w) =
                         std::mem::replace(slot, Lifecycle::Completed(raw))
                     {
-                        woken.push(w);
+                        completions.wakers.push(w);
                     }
                 }
                 Lifecycle::Ignored(_) => {
                     if let Lifecycle::Ignored(orphan) = ops.remove(key) {
-                        finished_orphans.push((orphan, raw.result()));
+                        completions.orphans.push((orphan, raw.result()));
                     }
                 }
                 Lifecycle::Multi(multi) => {
@@ -548,7 +534,7 @@ impl Driver {
                     multi.finished = !result.more();
                     multi.queue.push_back(result);
                     if let Some(w) = multi.waker.take() {
-                        woken.push(w);
+                        completions.wakers.push(w);
                     }
                 }
                 Lifecycle::IgnoredMulti(orphan) => {
@@ -566,17 +552,12 @@ impl Driver {
         }
     }
 
-    /// Hands the wakers and orphans collected by the last reaps to the caller,
-    /// which wakes and drops them after releasing the driver.
-    pub(crate) fn take_completions(
-        &mut self,
-        wakers: &mut Vec<Waker>,
-        tasks: &mut Vec<(usize, u64)>,
-        orphans: &mut Vec<(Box<dyn Orphan>, CqeResult)>,
-    ) {
-        wakers.append(&mut self.woken);
-        tasks.append(&mut self.woken_tasks);
-        orphans.append(&mut self.finished_orphans);
+    /// Swaps what the reaps since the last call collected with `into` (which
+    /// the caller has emptied): the caller wakes and drops it after
+    /// releasing the driver, and the driver keeps `into`'s capacity.
+    pub(crate) fn take_completions(&mut self, into: &mut Completions) {
+        debug_assert!(into.is_empty(), "completions handed back unhandled");
+        std::mem::swap(&mut self.completions, into);
     }
 
     /// Cancels every op in flight and waits (bounded) for their CQEs, then
@@ -619,11 +600,10 @@ impl Driver {
             }
         }
         // Orphans reaped above still hold results (an accepted fd, say) to release.
-        for (orphan, cqe) in std::mem::take(&mut self.finished_orphans) {
+        for (orphan, cqe) in std::mem::take(&mut self.completions.orphans) {
             orphan.complete(cqe);
         }
-        self.woken.clear();
-        self.woken_tasks.clear();
+        self.completions.clear();
         let leaked = self.leak_in_flight();
         if leaked > 0 || self.wake_armed {
             if self.enter_failed {
@@ -672,6 +652,11 @@ impl Drop for Driver {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The error every op returns once its runtime has shut down.
+pub(crate) fn shut_down_error() -> io::Error {
+    io::Error::other("ringloop: the runtime has shut down; no more io_uring ops can be submitted")
 }
 
 /// Errors of `io_uring_enter` that mean "reap, then try again".

@@ -77,9 +77,18 @@ impl<T: MultiCompletable> MultiOrphan for Orphaned<T> {
     }
 }
 
-/// The error every op returns once its runtime has shut down.
-pub(crate) fn shut_down_error() -> io::Error {
-    io::Error::other("ringloop: the runtime has shut down; no more io_uring ops can be submitted")
+pub(crate) use crate::driver::shut_down_error;
+
+/// The task of this runtime whose own waker is `waker`, if the op's ring
+/// (`ring`) is the one this thread runs: the op's slot can then name the
+/// task instead of holding a clone of the waker.
+#[inline]
+fn polling_task(waker: &std::task::Waker, ring: u64) -> Option<(usize, u64)> {
+    if ring == crate::context::ring_id() {
+        crate::context::polling_task(waker)
+    } else {
+        None
+    }
 }
 
 /// The error of an op built on one runtime and first polled on another,
@@ -206,7 +215,8 @@ impl<T: Completable> Future for Op<T> {
             // so its slot starts out waiting for it (naming this task, or
             // with its waker) instead of being looked up a second time in
             // this poll. The op goes to the ring of the runtime polling it.
-            let waiting = || Lifecycle::waiting(cx.waker(), true);
+            let waiting =
+                || Lifecycle::waiting(cx.waker(), crate::context::polling_task(cx.waker()));
             // SAFETY: `Op::new`'s contract covers the entry and `this.data`,
             // which this op keeps until the CQE or hands to `abandon` on drop.
             return match unsafe { this.state.submit(waiting) } {
@@ -220,7 +230,11 @@ impl<T: Completable> Future for Op<T> {
         let State::InFlight { driver, key } = &this.state else {
             panic!("Op polled after completion");
         };
-        let polled = driver.borrow_mut().poll_op(*key, cx);
+        let polled = {
+            let mut driver = driver.borrow_mut();
+            let ring = driver.ring_id();
+            driver.poll_op(*key, cx.waker(), || polling_task(cx.waker(), ring))
+        };
         match polled {
             Poll::Ready(cqe) => Poll::Ready(this.finish(cqe)),
             Poll::Pending => Poll::Pending,
