@@ -21,14 +21,33 @@ use std::rc::Rc;
 pub struct SharedFd(Rc<Inner>);
 
 struct Inner {
+    /// Dropped first: tells the driver the fd is about to close.
+    _closing: Closing,
     fd: OwnedFd,
     fixed: OnceCell<FixedSlot>,
+}
+
+/// Tells the current runtime's driver, when dropped, that its fd is about to
+/// be closed (or handed out by [`SharedFd::try_unwrap`]): the epoll fallback
+/// then forgets the fd's registration, so a new fd that reuses the number is
+/// registered afresh.
+struct Closing(RawFd);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        crate::context::with_core(|core| {
+            if let Ok(mut driver) = core.driver.try_borrow_mut() {
+                driver.forget_fd(self.0);
+            }
+        });
+    }
 }
 
 impl SharedFd {
     /// Wraps an owned fd.
     pub fn new(fd: OwnedFd) -> SharedFd {
         SharedFd(Rc::new(Inner {
+            _closing: Closing(fd.as_raw_fd()),
             fd,
             fixed: OnceCell::new(),
         }))

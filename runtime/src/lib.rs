@@ -40,7 +40,7 @@ mod sys;
 mod task;
 
 pub use blocking::{spawn_blocking, to_thread, BlockingError, BlockingHandle};
-pub use driver::Features;
+pub use driver::{DriverChoice as Driver, Features};
 pub use local::runtime_local;
 pub use runtime::{features, run, Builder, Runtime};
 pub use scheduler::{

@@ -1,7 +1,7 @@
 //! `Runtime`, its `Builder`, and `run`.
 
 use crate::driver::setup::SetupOptions;
-use crate::driver::{Driver, Features};
+use crate::driver::{Driver, DriverChoice, Features};
 use crate::executor::{Config, Core};
 use crate::task::{JoinHandle, UnhandledPanic};
 use std::fmt;
@@ -106,6 +106,8 @@ pub struct Builder {
     unhandled_panic: UnhandledPanic,
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
+    /// `None`: `RINGLOOP_DRIVER`, else `Auto`.
+    driver: Option<DriverChoice>,
 }
 
 impl Default for Builder {
@@ -128,6 +130,7 @@ impl Builder {
             batch_wait: Duration::ZERO,
             event_interval: 61,
             debug: None,
+            driver: None,
             unhandled_panic: UnhandledPanic::Report,
             max_blocking_threads: default_blocking_threads(),
             blocking_keep_alive: Duration::from_secs(10),
@@ -193,6 +196,15 @@ impl Builder {
         self
     }
 
+    /// Which driver runs the loop (default: `RINGLOOP_DRIVER` if set, else
+    /// [`Driver::Auto`](crate::Driver::Auto): io_uring where it can be set
+    /// up, the epoll fallback where it cannot). [`Runtime::features`] tells
+    /// which one runs, and why.
+    pub fn driver(&mut self, driver: DriverChoice) -> &mut Self {
+        self.driver = Some(driver);
+        self
+    }
+
     /// Debug mode: report polls over 100 ms and list tasks pending at
     /// shutdown. Defaults to the `RINGLOOP_DEBUG` environment variable.
     pub fn debug(&mut self, on: bool) -> &mut Self {
@@ -226,6 +238,10 @@ impl Builder {
     /// When io_uring cannot be set up (see [`Runtime::new`]), or the
     /// process is out of file descriptors.
     pub fn build(&self) -> io::Result<Runtime> {
+        let choice = self
+            .driver
+            .or_else(DriverChoice::from_env)
+            .unwrap_or_default();
         let wake_fd = crate::sys::eventfd()?;
         let opts = SetupOptions {
             entries: self.entries,
@@ -235,10 +251,17 @@ impl Builder {
             fixed_files: self.fixed_files,
             batch_wait: self.batch_wait,
         };
-        let driver = Driver::new(&opts, &wake_fd)?;
+        let driver = Driver::new(&opts, &wake_fd, choice)?;
         let debug = self.debug.unwrap_or_else(|| {
             std::env::var("RINGLOOP_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0")
         });
+        if debug {
+            let features = driver.features();
+            match features.fallback_reason {
+                Some(reason) => eprintln!("ringloop: running the epoll driver: {reason}"),
+                None => eprintln!("ringloop: running the io_uring driver"),
+            }
+        }
         let config = Config {
             event_interval: self.event_interval,
             debug,

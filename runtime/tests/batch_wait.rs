@@ -4,14 +4,14 @@
 //! end the wait early.
 
 use ringloop_runtime::op::{self, TimeoutKind};
-use ringloop_runtime::{to_thread, Builder};
+use ringloop_runtime::to_thread;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 #[test]
 fn this_kernel_can_batch_waits() {
-    let rt = Builder::new()
+    let rt = ring()
         .batch_wait(Duration::from_micros(200))
         .build()
         .unwrap();
@@ -22,7 +22,7 @@ fn this_kernel_can_batch_waits() {
 fn a_batched_wait_still_completes_ops_timeouts_and_remote_wakes() {
     // Both ways into the kernel: through the registered ring fd and the plain one.
     for registered in [true, false] {
-        let rt = Builder::new()
+        let rt = ring()
             .batch_wait(Duration::from_micros(500))
             .register_ring_fd(registered)
             .build()
@@ -68,7 +68,7 @@ fn voluntary_switches() -> i64 {
 
 #[test]
 fn an_idle_batched_wait_sleeps_instead_of_waking_every_window() {
-    let rt = Builder::new()
+    let rt = ring()
         .batch_wait(Duration::from_micros(100))
         .build()
         .unwrap();
@@ -83,4 +83,12 @@ fn an_idle_batched_wait_sleeps_instead_of_waking_every_window() {
     .unwrap();
     let switches = voluntary_switches() - before;
     assert!(switches < 50, "{switches} wake-ups during one idle wait");
+}
+
+/// A builder for the ring driver: these tests are of io_uring features, so
+/// they run on the ring whatever `RINGLOOP_DRIVER` says.
+fn ring() -> ringloop_runtime::Builder {
+    let mut b = ringloop_runtime::Builder::new();
+    b.driver(ringloop_runtime::Driver::IoUring);
+    b
 }

@@ -2,6 +2,8 @@
 //! exhausted ring ends the op with ENOBUFS without losing data, and
 //! dropped guards and cancelled ops give every buffer back.
 
+mod util;
+
 use futures_util::StreamExt;
 use ringloop_runtime::fd::SharedFd;
 use ringloop_runtime::op::{self, BufGuard, BufRing};
@@ -18,8 +20,11 @@ async fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Po
 /// A runtime that has multishot recv, or `None` (test skipped) on an old kernel.
 fn runtime() -> Option<Runtime> {
     let rt = Runtime::new().unwrap();
-    if !rt.features().multishot_recv {
-        eprintln!("skipped: multishot recv with a buffer ring needs Linux 6.0");
+    if util::lacks(
+        &rt,
+        rt.features().multishot_recv,
+        "multishot recv with a buffer ring needs Linux 6.0",
+    ) {
         return None;
     }
     Some(rt)

@@ -4,7 +4,6 @@
 
 use ringloop_runtime::fd::SharedFd;
 use ringloop_runtime::op;
-use ringloop_runtime::{Builder, Runtime};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -26,9 +25,9 @@ fn assert_closed(peer: &mut UnixStream) {
 
 #[test]
 fn this_kernel_has_a_table_and_it_can_be_turned_off() {
-    let rt = Runtime::new().unwrap();
+    let rt = ring().build().unwrap();
     assert!(rt.features().fixed_files > 0);
-    let off = Builder::new().fixed_files(0).build().unwrap();
+    let off = ring().fixed_files(0).build().unwrap();
     assert_eq!(off.features().fixed_files, 0);
     let (fd, _peer) = pair();
     assert!(!off.block_on(async { fd.register() }));
@@ -37,7 +36,7 @@ fn this_kernel_has_a_table_and_it_can_be_turned_off() {
 
 #[test]
 fn ops_name_the_registered_slot_not_the_fd_number() {
-    let rt = Runtime::new().unwrap();
+    let rt = ring().build().unwrap();
     let (r1, mut w1) = std::io::pipe().unwrap();
     let (r2, mut w2) = std::io::pipe().unwrap();
     let fd = SharedFd::new(OwnedFd::from(r1));
@@ -61,7 +60,7 @@ fn ops_name_the_registered_slot_not_the_fd_number() {
 
 #[test]
 fn a_dropped_registered_fd_closes_its_socket() {
-    let rt = Runtime::new().unwrap();
+    let rt = ring().build().unwrap();
     let (fd, mut peer) = pair();
     rt.block_on(async {
         assert!(fd.register());
@@ -79,7 +78,7 @@ fn a_dropped_registered_fd_closes_its_socket() {
 
 #[test]
 fn slots_are_recycled_and_never_mix_up_sockets() {
-    let rt = Builder::new().fixed_files(2).build().unwrap();
+    let rt = ring().fixed_files(2).build().unwrap();
     assert_eq!(rt.features().fixed_files, 2);
     rt.block_on(async {
         for i in 0..50u32 {
@@ -113,7 +112,7 @@ fn slots_are_recycled_and_never_mix_up_sockets() {
 
 #[test]
 fn a_full_table_falls_back_to_fd_numbers() {
-    let rt = Builder::new().fixed_files(2).build().unwrap();
+    let rt = ring().fixed_files(2).build().unwrap();
     rt.block_on(async {
         let pairs: Vec<_> = (0..5).map(|_| pair()).collect();
         let registered: Vec<bool> = pairs.iter().map(|(fd, _)| fd.register()).collect();
@@ -132,8 +131,8 @@ fn a_full_table_falls_back_to_fd_numbers() {
 
 #[test]
 fn a_slot_is_used_only_by_the_runtime_that_owns_it() {
-    let a = Runtime::new().unwrap();
-    let b = Runtime::new().unwrap();
+    let a = ring().build().unwrap();
+    let b = ring().build().unwrap();
     let (fd, mut peer) = pair();
     // Registered with `a`, an op built on `b` uses the fd number.
     assert!(a.block_on(async { fd.register() }));
@@ -161,4 +160,12 @@ fn a_slot_is_used_only_by_the_runtime_that_owns_it() {
     assert_eq!(res.unwrap(), 5);
     peer.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"via a");
+}
+
+/// A builder for the ring driver: these tests are of io_uring features, so
+/// they run on the ring whatever `RINGLOOP_DRIVER` says.
+fn ring() -> ringloop_runtime::Builder {
+    let mut b = ringloop_runtime::Builder::new();
+    b.driver(ringloop_runtime::Driver::IoUring);
+    b
 }

@@ -200,8 +200,11 @@ fn cq_overflow_from_one_poll_loses_nothing() {
 fn multishot_accept_yields_many_and_closes_on_drop() {
     let _g = fd_lock();
     let rt = Runtime::new().unwrap();
-    if !rt.features().multishot_accept {
-        eprintln!("skipped: kernel has no multishot accept");
+    if util::lacks(
+        &rt,
+        rt.features().multishot_accept,
+        "the kernel has no multishot accept",
+    ) {
         return;
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -453,8 +456,11 @@ fn unix_stream_ops_roundtrip() {
 fn recv_poll_first_gets_data_sent_before_and_after_submission() {
     let _g = fd_lock();
     let rt = Runtime::new().unwrap();
-    if !rt.features().recv_poll_first {
-        eprintln!("skipped: IORING_RECVSEND_POLL_FIRST needs Linux 5.19");
+    if util::lacks(
+        &rt,
+        rt.features().recv_poll_first,
+        "IORING_RECVSEND_POLL_FIRST needs Linux 5.19",
+    ) {
         return;
     }
     let (a, b) = UnixStream::pair().unwrap();

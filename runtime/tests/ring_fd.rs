@@ -2,6 +2,8 @@
 //! through it, a runtime's drop releases it, and a thread that holds the
 //! kernel's maximum falls back to entering with the plain fd.
 
+mod util;
+
 use ringloop_runtime::op::{self, TimeoutKind};
 use ringloop_runtime::Runtime;
 use std::time::{Duration, Instant};
@@ -22,11 +24,11 @@ fn exercise(rt: &Runtime) {
 
 fn kernel_registers() -> bool {
     let rt = Runtime::new().unwrap();
-    if !rt.features().registered_ring_fd {
-        eprintln!("skipped: this kernel cannot register ring fds (needs Linux 5.18)");
-        return false;
-    }
-    true
+    !util::lacks(
+        &rt,
+        rt.features().registered_ring_fd,
+        "this kernel cannot register ring fds (needs Linux 5.18)",
+    )
 }
 
 #[test]

@@ -7,74 +7,16 @@
 use std::process::Command;
 
 const CHILD_VAR: &str = "RINGLOOP_SECCOMP_CHILD";
-// The same numbers on every architecture.
-const SYS_IO_URING_SETUP: u32 = 425;
-const SYS_IO_URING_ENTER: u32 = 426;
+#[path = "util/seccomp.rs"]
+mod seccomp;
 
-/// Makes `io_uring_setup` fail with `errno` for this thread (and the threads
-/// it starts) from now on.
-fn deny_io_uring_setup(errno: u32) {
-    deny_syscall(SYS_IO_URING_SETUP, errno);
-}
+use ringloop_runtime::{Builder, Driver, Runtime};
+use seccomp::{deny_io_uring_setup, deny_syscall, SYS_IO_URING_ENTER};
 
-/// Makes syscall `nr` fail with `errno` for this thread (and the threads it
-/// starts) from now on.
-fn deny_syscall(nr: u32, errno: u32) {
-    // A classic BPF program: load the syscall number, return ERRNO(errno)
-    // for `nr`, ALLOW for everything else.
-    const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
-    const BPF_JMP_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
-    const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
-    let filter = [
-        libc::sock_filter {
-            code: BPF_LD_W_ABS,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        libc::sock_filter {
-            code: BPF_JMP_JEQ_K,
-            jt: 0,
-            jf: 1,
-            k: nr,
-        },
-        libc::sock_filter {
-            code: BPF_RET_K,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ERRNO | errno,
-        },
-        libc::sock_filter {
-            code: BPF_RET_K,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ALLOW,
-        },
-    ];
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut _,
-    };
-    // SAFETY: plain prctl with integer arguments.
-    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    assert_eq!(
-        rc,
-        0,
-        "PR_SET_NO_NEW_PRIVS: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: `prog` points to `filter`, both alive across the call; the
-    // kernel copies the program.
-    let rc = unsafe {
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
-            &prog as *const _,
-            0,
-            0,
-        )
-    };
-    assert_eq!(rc, 0, "PR_SET_SECCOMP: {}", std::io::Error::last_os_error());
+/// A runtime on the ring only: the errors these tests look at are the ones
+/// `Driver::IoUring` returns (`Auto` falls back to epoll instead).
+fn ring_only() -> std::io::Result<Runtime> {
+    Builder::new().driver(Driver::IoUring).build()
 }
 
 /// Runs `test` alone in a child process with `errno` in its environment;
@@ -83,6 +25,8 @@ fn child_run(test: &str, errno: i32) -> (String, String) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_VAR, errno.to_string())
+        // The child picks its driver itself (Auto or IoUring).
+        .env_remove("RINGLOOP_DRIVER")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -98,7 +42,7 @@ fn child_output(test: &str, errno: i32) -> String {
 fn seccomp_blocked_io_uring_gives_an_actionable_error() {
     if let Ok(errno) = std::env::var(CHILD_VAR) {
         deny_io_uring_setup(errno.parse().unwrap());
-        let err = ringloop_runtime::Runtime::new().expect_err("io_uring_setup is blocked");
+        let err = ring_only().expect_err("io_uring_setup is blocked");
         println!("KIND={:?}", err.kind());
         println!("MSG={err}");
         return;
@@ -120,27 +64,51 @@ fn seccomp_blocked_io_uring_gives_an_actionable_error() {
 }
 
 #[test]
-fn run_panics_with_the_same_message() {
+fn auto_falls_back_to_epoll_and_says_why() {
     if std::env::var(CHILD_VAR).is_ok() {
         deny_io_uring_setup(libc::EPERM as u32);
-        let err = std::panic::catch_unwind(|| ringloop_runtime::run(async {})).unwrap_err();
-        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
-        println!("PANIC={msg}");
+        let rt = Runtime::new().expect("Auto falls back to epoll");
+        let f = rt.features();
+        println!("DRIVER={:?}", f.driver);
+        println!("WHY={}", f.fallback_reason.unwrap_or("none"));
+        // The loop works: a timer, a pipe read woken by a thread.
+        let got = rt.block_on(async {
+            let (r, mut w) = std::io::pipe().unwrap();
+            let fd = ringloop_runtime::fd::SharedFd::new(std::os::fd::OwnedFd::from(r));
+            let t = std::thread::spawn(move || std::io::Write::write_all(&mut w, b"ok"));
+            ringloop_runtime::op::timeout(
+                std::time::Duration::from_millis(5),
+                ringloop_runtime::op::TimeoutKind::Relative,
+            )
+            .await
+            .unwrap();
+            let (res, buf) = ringloop_runtime::op::read(&fd, Vec::with_capacity(8), None).await;
+            t.join().unwrap().unwrap();
+            res.map(|_| buf)
+        });
+        println!("READ={}", String::from_utf8_lossy(&got.unwrap()));
+        // run() falls back the same way.
+        ringloop_runtime::run(async {});
         return;
     }
-    let out = child_output("run_panics_with_the_same_message", libc::EPERM);
+    let out = child_output("auto_falls_back_to_epoll_and_says_why", libc::EPERM);
+    assert!(out.contains("DRIVER=Epoll"), "{out}");
     assert!(
-        out.contains("PANIC=ringloop: io_uring is not available"),
+        out.contains("WHY=ringloop: io_uring is not available"),
         "{out}"
     );
+    assert!(out.contains("seccomp"), "names the cause: {out}");
+    assert!(out.contains("READ=ok"), "{out}");
 }
 
 #[test]
 fn a_blocked_io_uring_enter_is_found_at_setup() {
     if let Ok(errno) = std::env::var(CHILD_VAR) {
         deny_syscall(SYS_IO_URING_ENTER, errno.parse().unwrap());
-        let err = ringloop_runtime::Runtime::new().expect_err("io_uring_enter is blocked");
+        let err = ring_only().expect_err("io_uring_enter is blocked");
         println!("MSG={err}");
+        let auto = Runtime::new().expect("Auto falls back to epoll");
+        println!("AUTO={:?}", auto.features().driver);
         return;
     }
     let out = child_output("a_blocked_io_uring_enter_is_found_at_setup", libc::EPERM);
@@ -158,7 +126,7 @@ fn a_blocked_io_uring_enter_is_found_at_setup() {
 #[test]
 fn io_uring_enter_blocked_mid_run_panics_with_the_cause_and_does_not_wait() {
     if std::env::var(CHILD_VAR).is_ok() {
-        let rt = ringloop_runtime::Runtime::new().expect("io_uring works before the filter");
+        let rt = ring_only().expect("io_uring works before the filter");
         deny_syscall(SYS_IO_URING_ENTER, libc::EPERM as u32);
         let started = std::time::Instant::now();
         let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {

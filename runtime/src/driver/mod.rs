@@ -6,6 +6,7 @@
 //! syscall altogether when there is nothing to submit and the kernel has
 //! flagged no pending completion work (IORING_SETUP_TASKRUN_FLAG).
 
+mod epoll;
 pub(crate) mod fixed;
 mod lifecycle;
 mod ring_fd;
@@ -14,7 +15,7 @@ pub(crate) mod setup;
 pub use lifecycle::CqeResult;
 use lifecycle::RawCqe;
 pub(crate) use lifecycle::{Completions, Lifecycle, MultiOrphan, Orphan};
-pub use setup::Features;
+pub use setup::{Driver as DriverChoice, Features};
 
 use io_uring::{opcode, squeue, types, IoUring};
 use ring_fd::RegisteredRing;
@@ -38,8 +39,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// The owner of the ring. One per runtime, reached through `Rc<RefCell<_>>`
 /// by ops (to submit, poll and abandon) and by the executor (to turn).
 pub(crate) struct Driver {
-    /// `None` once the runtime has shut down; ops submitted after that fail.
+    /// `None` once the runtime has shut down (ops submitted after that
+    /// fail), or when the epoll fallback runs instead.
     ring: Option<IoUring>,
+    /// The epoll fallback, when it runs instead of the ring; `None` once the
+    /// runtime has shut down.
+    epoll: Option<Box<epoll::Epoll>>,
     /// The ring's fd registered for this thread (IORING_REGISTER_RING_FDS):
     /// enters pass its index and skip the kernel's fd lookup. Unregistered
     /// before the ring closes.
@@ -80,8 +85,42 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(opts: &setup::SetupOptions, wake_fd: &OwnedFd) -> io::Result<Driver> {
-        let (ring, mut features) = setup::build_ring(opts)?;
+    /// The driver `choice` asks for: the ring, the epoll fallback, or (Auto)
+    /// the ring where it can be set up and the fallback where it cannot.
+    pub(crate) fn new(
+        opts: &setup::SetupOptions,
+        wake_fd: &OwnedFd,
+        choice: DriverChoice,
+    ) -> io::Result<Driver> {
+        let (ring, features) = match choice {
+            DriverChoice::Epoll => (
+                None,
+                Features::epoll(setup::intern(
+                    "chosen with Builder::driver(Driver::Epoll) or RINGLOOP_DRIVER=epoll",
+                )),
+            ),
+            DriverChoice::IoUring => {
+                let (ring, features) = setup::build_ring(opts)?;
+                (Some(ring), features)
+            }
+            DriverChoice::Auto => match setup::build_ring(opts) {
+                Ok((ring, features)) => (Some(ring), features),
+                Err(e) if setup::falls_back(&e) => {
+                    (None, Features::epoll(setup::intern(&e.to_string())))
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let mut driver = match ring {
+            Some(ring) => Driver::with_ring(opts, ring, features),
+            None => Driver::with_epoll(features)?,
+        };
+        driver.wake_fd = wake_fd.as_raw_fd();
+        driver.arm_wake();
+        Ok(driver)
+    }
+
+    fn with_ring(opts: &setup::SetupOptions, ring: IoUring, mut features: Features) -> Driver {
         let registered = if opts.register_ring_fd {
             RegisteredRing::register(ring.as_raw_fd())
         } else {
@@ -97,26 +136,58 @@ impl Driver {
         } else {
             0
         };
-        let mut driver = Driver {
-            ring: Some(ring),
-            registered,
+        let mut driver = Driver::empty(features);
+        driver.ring = Some(ring);
+        driver.registered = registered;
+        driver.ring_id = ring_id;
+        driver.fixed = fixed;
+        driver.batch_wait_usec = batch_wait_usec;
+        driver
+    }
+
+    fn with_epoll(features: Features) -> io::Result<Driver> {
+        let reason = features.fallback_reason.unwrap_or("");
+        let mut driver = Driver::empty(features);
+        driver.epoll = Some(Box::new(epoll::Epoll::new(reason)?));
+        driver.ring_id = fixed::next_ring_id();
+        Ok(driver)
+    }
+
+    /// The fields both drivers start with.
+    fn empty(features: Features) -> Driver {
+        Driver {
+            ring: None,
+            epoll: None,
+            registered: None,
             ops: Slab::with_capacity(64),
             features,
             completions: Completions::with_capacity(64),
-            wake_fd: wake_fd.as_raw_fd(),
+            wake_fd: -1,
             wake_buf: Box::new([0; 8]),
             wake_armed: false,
             closing: false,
             shutdown_ts: Box::new(types::Timespec::new()),
             next_buf_group: 0,
-            ring_id,
-            fixed,
+            ring_id: 0,
+            fixed: None,
             close_scratch: Vec::new(),
-            batch_wait_usec,
+            batch_wait_usec: 0,
             enter_failed: false,
-        };
-        driver.arm_wake();
-        Ok(driver)
+        }
+    }
+
+    /// Whether the driver still runs (the runtime has not shut down).
+    #[inline]
+    fn is_live(&self) -> bool {
+        self.ring.is_some() || self.epoll.is_some()
+    }
+
+    /// The fd `fd` is about to be closed (the last clone of a `SharedFd` is
+    /// dropped). The epoll fallback forgets its registration.
+    pub(crate) fn forget_fd(&mut self, fd: std::os::fd::RawFd) {
+        if let Some(epoll) = self.epoll.as_mut() {
+            epoll.forget_fd(fd);
+        }
     }
 
     pub(crate) fn features(&self) -> Features {
@@ -161,7 +232,8 @@ impl Driver {
     }
 
     /// Registers a slot in `state` and pushes `entry` with its key as `user_data`.
-    /// Returns `None` if the runtime has shut down.
+    /// Fails if the runtime has shut down, or if the epoll fallback runs and
+    /// cannot carry the op out (a `custom` SQE, a multishot op, ...).
     ///
     /// # Safety
     /// Every pointer in `entry` must stay valid, and unaliased where the
@@ -172,13 +244,24 @@ impl Driver {
         &mut self,
         entry: squeue::Entry,
         state: Lifecycle,
-    ) -> Option<usize> {
-        self.ring.as_ref()?;
+        custom: bool,
+    ) -> io::Result<usize> {
+        if self.ring.is_none() {
+            match self.epoll.as_ref() {
+                None => return Err(shut_down_error()),
+                Some(epoll) => {
+                    let multi = matches!(state, Lifecycle::Multi(_));
+                    if let Some(e) = epoll.refusal(&entry, custom, multi) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
         let key = self.ops.insert(state);
         let entry = entry.user_data(key as u64);
         // SAFETY: forwarded from this function's contract.
         unsafe { self.push(&entry) };
-        Some(key)
+        Ok(key)
     }
 
     /// Pushes one SQE, flushing the SQ to the kernel when it is full: an op is
@@ -188,7 +271,13 @@ impl Driver {
     /// As for [`Driver::submit`].
     #[inline]
     unsafe fn push(&mut self, entry: &squeue::Entry) {
-        let ring = self.ring.as_mut().expect("push on a live ring");
+        let Some(ring) = self.ring.as_mut() else {
+            self.epoll
+                .as_mut()
+                .expect("push on a live driver")
+                .push(entry);
+            return;
+        };
         // SAFETY: forwarded from this function's contract.
         if unsafe { ring.submission().push(entry) }.is_err() {
             // SAFETY: forwarded from this function's contract.
@@ -351,7 +440,7 @@ impl Driver {
     /// Asks the kernel to cancel the op with this key. Best effort: the op's
     /// CQE (completed or -ECANCELED) still arrives and frees the slot.
     pub(crate) fn cancel(&mut self, key: usize) {
-        if self.ring.is_none() || !self.features.async_cancel {
+        if !self.is_live() || !self.features.async_cancel {
             return;
         }
         let entry = opcode::AsyncCancel::new(key as u64)
@@ -375,7 +464,12 @@ impl Driver {
         entries: u16,
     ) -> io::Result<u16> {
         let Some(ring) = self.ring.as_ref() else {
-            return Err(shut_down_error());
+            return Err(match self.epoll.as_ref() {
+                Some(epoll) => {
+                    epoll::unsupported("a provided-buffer ring (BufRing)", epoll.reason())
+                }
+                None => shut_down_error(),
+            });
         };
         let bgid = u16::try_from(self.next_buf_group).map_err(|_| {
             io::Error::other(
@@ -402,7 +496,7 @@ impl Driver {
 
     /// Arms the eventfd read that turns a cross-thread wake into a CQE.
     fn arm_wake(&mut self) {
-        if self.wake_armed || self.closing || self.ring.is_none() {
+        if self.wake_armed || self.closing || !self.is_live() {
             return;
         }
         let entry = opcode::Read::new(types::Fd(self.wake_fd), self.wake_buf.as_mut_ptr(), 8)
@@ -421,7 +515,7 @@ impl Driver {
         self.arm_wake();
         self.close_released_slots();
         let Some(ring) = self.ring.as_mut() else {
-            return Ok(());
+            return self.turn_epoll(block);
         };
         let to_submit = ring.submission().len();
         // Never sleep while work is already at hand: CQEs in the ring, or
@@ -493,63 +587,33 @@ impl Driver {
         } = self;
         let Some(ring) = ring.as_mut() else { return };
         for cqe in ring.completion() {
-            let user_data = cqe.user_data();
-            match user_data {
-                CANCEL_TAG | SHUTDOWN_TIMER_TAG => continue,
-                // The executor drains the remote queue every turn; the CQE
-                // only had to end the wait.
-                WAKE_TAG => {
-                    *wake_armed = false;
-                    continue;
-                }
-                _ => {}
-            }
-            let key = user_data as usize;
-            let raw = RawCqe::new(cqe.result(), cqe.flags());
-            let Some(slot) = ops.get_mut(key) else {
-                debug_assert!(false, "CQE for unknown op {key}");
-                continue;
-            };
-            match slot {
-                Lifecycle::WaitingTask { key, id } => {
-                    completions.tasks.push((*key, *id));
-                    // A WaitingTask slot owns nothing: forgetting it skips
-                    // a drop_in_place::<Lifecycle>.
-                    std::mem::forget(std::mem::replace(slot, Lifecycle::Completed(raw)));
-                }
-                Lifecycle::Waiting(_) => {
-                    if let Lifecycle::Waiting(w) =
-                        std::mem::replace(slot, Lifecycle::Completed(raw))
-                    {
-                        completions.wakers.push(w);
-                    }
-                }
-                Lifecycle::Ignored(_) => {
-                    if let Lifecycle::Ignored(orphan) = ops.remove(key) {
-                        completions.orphans.push((orphan, raw.result()));
-                    }
-                }
-                Lifecycle::Multi(multi) => {
-                    let result = raw.result();
-                    multi.finished = !result.more();
-                    multi.queue.push_back(result);
-                    if let Some(w) = multi.waker.take() {
-                        completions.wakers.push(w);
-                    }
-                }
-                Lifecycle::IgnoredMulti(orphan) => {
-                    let result = raw.result();
-                    let last = !result.more();
-                    orphan.complete_next(result);
-                    if last {
-                        ops.remove(key);
-                    }
-                }
-                Lifecycle::Completed(_) | Lifecycle::Leaked => {
-                    debug_assert!(false, "second CQE for single-shot op {key}");
-                }
-            }
+            complete(
+                ops,
+                completions,
+                wake_armed,
+                cqe.user_data(),
+                cqe.result(),
+                cqe.flags(),
+            );
         }
+    }
+
+    /// A turn of the epoll fallback (see [`Driver::turn`]).
+    fn turn_epoll(&mut self, block: bool) -> io::Result<()> {
+        let Driver {
+            epoll,
+            ops,
+            completions,
+            wake_armed,
+            ..
+        } = self;
+        let Some(epoll) = epoll.as_mut() else {
+            return Ok(());
+        };
+        let block = block && completions.is_empty() && !epoll.has_completions();
+        epoll.turn(block, |user_data, res| {
+            complete(ops, completions, wake_armed, user_data, res, 0);
+        })
     }
 
     /// Swaps what the reaps since the last call collected with `into` (which
@@ -563,7 +627,7 @@ impl Driver {
     /// Cancels every op in flight and waits (bounded) for their CQEs, then
     /// closes the ring. Resources whose CQE never came are leaked, not freed.
     pub(crate) fn shutdown(&mut self) {
-        if self.ring.is_none() {
+        if !self.is_live() {
             return;
         }
         self.closing = true;
@@ -631,6 +695,7 @@ impl Driver {
             fixed.close();
         }
         self.ring = None;
+        self.epoll = None;
     }
 
     /// Marks every op still in flight as leaked, forgetting owned resources.
@@ -651,6 +716,71 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Moves one CQE into its op's slot, collecting who to wake in `completions`.
+#[inline(always)]
+fn complete(
+    ops: &mut Slab<Lifecycle>,
+    completions: &mut Completions,
+    wake_armed: &mut bool,
+    user_data: u64,
+    res: i32,
+    flags: u32,
+) {
+    match user_data {
+        CANCEL_TAG | SHUTDOWN_TIMER_TAG => return,
+        // The executor drains the remote queue every turn; the CQE only
+        // had to end the wait.
+        WAKE_TAG => {
+            *wake_armed = false;
+            return;
+        }
+        _ => {}
+    }
+    let key = user_data as usize;
+    let raw = RawCqe::new(res, flags);
+    let Some(slot) = ops.get_mut(key) else {
+        debug_assert!(false, "CQE for unknown op {key}");
+        return;
+    };
+    match slot {
+        Lifecycle::WaitingTask { key, id } => {
+            completions.tasks.push((*key, *id));
+            // A WaitingTask slot owns nothing: forgetting it skips a
+            // drop_in_place::<Lifecycle>.
+            std::mem::forget(std::mem::replace(slot, Lifecycle::Completed(raw)));
+        }
+        Lifecycle::Waiting(_) => {
+            if let Lifecycle::Waiting(w) = std::mem::replace(slot, Lifecycle::Completed(raw)) {
+                completions.wakers.push(w);
+            }
+        }
+        Lifecycle::Ignored(_) => {
+            if let Lifecycle::Ignored(orphan) = ops.remove(key) {
+                completions.orphans.push((orphan, raw.result()));
+            }
+        }
+        Lifecycle::Multi(multi) => {
+            let result = raw.result();
+            multi.finished = !result.more();
+            multi.queue.push_back(result);
+            if let Some(w) = multi.waker.take() {
+                completions.wakers.push(w);
+            }
+        }
+        Lifecycle::IgnoredMulti(orphan) => {
+            let result = raw.result();
+            let last = !result.more();
+            orphan.complete_next(result);
+            if last {
+                ops.remove(key);
+            }
+        }
+        Lifecycle::Completed(_) | Lifecycle::Leaked => {
+            debug_assert!(false, "second CQE for single-shot op {key}");
+        }
     }
 }
 

@@ -4,9 +4,50 @@
 use io_uring::{opcode, IoUring, Probe};
 use std::io;
 
+/// Which driver a runtime runs: [`Builder::driver`](crate::Builder::driver)
+/// chooses, [`Features::driver`] tells.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Driver {
+    /// io_uring where it can be set up, else the epoll fallback (the
+    /// default; `RINGLOOP_DRIVER=epoll` or `=io_uring` in the environment
+    /// picks one instead).
+    #[default]
+    Auto,
+    /// io_uring only: building the runtime fails, with the cause and its
+    /// fix, where the ring cannot be set up.
+    IoUring,
+    /// The epoll fallback: readiness and non-blocking syscalls. Everything
+    /// but the ring-only APIs (custom SQEs through `Op::new`, multishot ops,
+    /// `BufRing`) works, and those fail with an `Unsupported` error.
+    Epoll,
+}
+
+impl Driver {
+    /// The driver `RINGLOOP_DRIVER` names (`epoll`, `io_uring`/`uring`,
+    /// `auto`), if it is set to one of them.
+    pub fn from_env() -> Option<Driver> {
+        match std::env::var("RINGLOOP_DRIVER")
+            .ok()?
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "epoll" => Some(Driver::Epoll),
+            "io_uring" | "iouring" | "uring" => Some(Driver::IoUring),
+            "auto" => Some(Driver::Auto),
+            _ => None,
+        }
+    }
+}
+
 /// What the ring was actually set up with, after fallbacks.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Features {
+    /// The driver that runs: [`Driver::IoUring`] or [`Driver::Epoll`]
+    /// (never `Auto`). Under epoll every ring feature below is off.
+    pub driver: Driver,
+    /// Why the epoll driver runs (the ring's set-up error, or that it was
+    /// chosen); `None` with the ring.
+    pub fallback_reason: Option<&'static str>,
     /// IORING_SETUP_COOP_TASKRUN (5.19): completions do not interrupt the task.
     pub coop_taskrun: bool,
     /// IORING_SETUP_TASKRUN_FLAG (5.19): the kernel flags pending completion work,
@@ -75,6 +116,7 @@ pub(crate) fn build_ring(opts: &SetupOptions) -> io::Result<(IoUring, Features)>
         match b.build(opts.entries) {
             Ok(ring) => {
                 let mut features = Features {
+                    driver: Driver::IoUring,
                     coop_taskrun: coop,
                     taskrun_flag: coop,
                     defer_taskrun: defer,
@@ -87,7 +129,7 @@ pub(crate) fn build_ring(opts: &SetupOptions) -> io::Result<(IoUring, Features)>
                 if let Err(e) = ring.submitter().submit() {
                     return Err(enter_error(e));
                 }
-                probe(&ring, &mut features);
+                probe(&ring, &mut features)?;
                 return Ok((ring, features));
             }
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last_err = Some(e),
@@ -97,13 +139,37 @@ pub(crate) fn build_ring(opts: &SetupOptions) -> io::Result<(IoUring, Features)>
     Err(setup_error(last_err.expect("at least one tier was tried")))
 }
 
-fn probe(ring: &IoUring, features: &mut Features) {
+/// The opcodes the runtime's own ops need (all in Linux 5.11).
+const REQUIRED: [(u8, &str); 10] = [
+    (opcode::Read::CODE, "READ"),
+    (opcode::Write::CODE, "WRITE"),
+    (opcode::Recv::CODE, "RECV"),
+    (opcode::Send::CODE, "SEND"),
+    (opcode::Accept::CODE, "ACCEPT"),
+    (opcode::Connect::CODE, "CONNECT"),
+    (opcode::Shutdown::CODE, "SHUTDOWN"),
+    (opcode::Timeout::CODE, "TIMEOUT"),
+    (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+    (opcode::Close::CODE, "CLOSE"),
+];
+
+fn probe(ring: &IoUring, features: &mut Features) -> io::Result<()> {
     let mut probe = Probe::new();
     if ring.submitter().register_probe(&mut probe).is_err() {
         // IORING_REGISTER_PROBE is 5.6+; everything we need is older than the
         // kernels that lack it, so assume only the basics.
         features.async_cancel = true;
-        return;
+        return Ok(());
+    }
+    if let Some((_, name)) = REQUIRED.iter().find(|(code, _)| !probe.is_supported(*code)) {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "ringloop: io_uring is not available: the kernel's io_uring lacks the {name} \
+                 opcode (Linux 5.15 or newer has every opcode ringloop uses). To fix it: run \
+                 on a newer kernel, or use the epoll driver (Builder::driver(Driver::Epoll))."
+            ),
+        ));
     }
     features.async_cancel = probe.is_supported(opcode::AsyncCancel::CODE);
     // Multishot accept and recv and POLL_FIRST have no opcode of their own;
@@ -112,6 +178,39 @@ fn probe(ring: &IoUring, features: &mut Features) {
     features.multishot_accept = probe.is_supported(opcode::Socket::CODE);
     features.recv_poll_first = features.multishot_accept;
     features.multishot_recv = probe.is_supported(opcode::SendZc::CODE);
+    Ok(())
+}
+
+impl Features {
+    /// The features of the epoll fallback, which runs for `reason`.
+    pub(crate) fn epoll(reason: &'static str) -> Features {
+        Features {
+            driver: Driver::Epoll,
+            fallback_reason: Some(reason),
+            async_cancel: true,
+            ..Features::default()
+        }
+    }
+}
+
+/// Whether `Driver::Auto` falls back to epoll after this set-up error: for
+/// every cause but running out of file descriptors, which epoll would hit
+/// too.
+pub(crate) fn falls_back(e: &io::Error) -> bool {
+    !matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// `text` as a `&'static str`, leaked once per distinct text: the reasons
+/// a runtime falls back are few, and `Features` stays `Copy`.
+pub(crate) fn intern(text: &str) -> &'static str {
+    static TEXTS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut texts = TEXTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(t) = texts.iter().find(|t| **t == text) {
+        return t;
+    }
+    let t: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    texts.push(t);
+    t
 }
 
 /// Why io_uring is unavailable, as far as the process can tell; each cause

@@ -1,10 +1,9 @@
 //! Ops that move no data: NOP, TIMEOUT, POLL_ADD.
 
 use super::{Completable, CqeResult, Op};
-use crate::fd::SharedFd;
+use crate::fd::{sqe_for, SharedFd};
 use io_uring::{opcode, types};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// A NOP in flight.
@@ -21,7 +20,7 @@ impl Completable for Nop {
 /// Submits a NOP: a round trip through the ring that does nothing.
 pub fn nop() -> Op<Nop> {
     // SAFETY: NOP carries no pointers.
-    unsafe { Op::new(Nop(()), opcode::Nop::new().build()) }
+    unsafe { Op::new_on(Nop(()), opcode::Nop::new().build(), 0) }
 }
 
 /// How a [`timeout`] deadline is measured.
@@ -65,7 +64,7 @@ pub fn timeout(duration: Duration, kind: TimeoutKind) -> Op<Timeout> {
     };
     let entry = opcode::Timeout::new(&*ts).flags(flags).build();
     // SAFETY: the timespec is boxed and owned by the op until its CQE.
-    unsafe { Op::new(Timeout { _ts: ts }, entry) }
+    unsafe { Op::new_on(Timeout { _ts: ts }, entry, 0) }
 }
 
 /// A POLL_ADD in flight; yields the ready event mask.
@@ -83,7 +82,7 @@ impl Completable for PollAdd {
 
 /// Waits until `fd` is ready for `events` (`libc::POLLIN`, ...), once.
 pub fn poll_add(fd: &SharedFd, events: u32) -> Op<PollAdd> {
-    let entry = opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), events).build();
+    let (entry, ring) = sqe_for!(fd, |t| opcode::PollAdd::new(t, events).build());
     // SAFETY: POLL_ADD carries no pointers; the op keeps the fd open.
-    unsafe { Op::new(PollAdd { _fd: fd.clone() }, entry) }
+    unsafe { Op::new_on(PollAdd { _fd: fd.clone() }, entry, ring) }
 }

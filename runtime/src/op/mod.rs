@@ -77,8 +77,6 @@ impl<T: MultiCompletable> MultiOrphan for Orphaned<T> {
     }
 }
 
-pub(crate) use crate::driver::shut_down_error;
-
 /// The task of this runtime whose own waker is `waker`, if the op's ring
 /// (`ring`) is the one this thread runs: the op's slot can then name the
 /// task instead of holding a clone of the waker.
@@ -100,11 +98,18 @@ fn foreign_slot_error() -> io::Error {
     )
 }
 
+/// Marks, in an op's ring id, an SQE built by the caller (`Op::new`,
+/// `MultiOp::new`) rather than by the runtime's own builders: the epoll
+/// fallback cannot vouch for what such an SQE names and refuses it. Ring
+/// ids are small counters, so the top bit is free.
+const CUSTOM: u64 = 1 << 63;
+
 /// Where an op is in its life, as seen by its future.
 enum State {
     /// Built but not yet polled: the SQE waits here, so creating an op
     /// outside a runtime (to pass it to `block_on`) is fine. The id is that
-    /// of the ring whose registered-file slot the SQE names (0: none).
+    /// of the ring whose registered-file slot the SQE names (0: none),
+    /// with [`CUSTOM`] set for a caller's own SQE.
     Unsubmitted(io_uring::squeue::Entry, u64),
     /// Pushed to the ring under `key`.
     InFlight {
@@ -125,18 +130,19 @@ impl State {
         if let State::Unsubmitted(entry, ring) = self {
             let entry = entry.clone();
             let driver = crate::context::driver();
-            if *ring != 0 && *ring != driver.borrow().ring_id() {
+            let (slot_ring, custom) = (*ring & !CUSTOM, *ring & CUSTOM != 0);
+            if slot_ring != 0 && slot_ring != driver.borrow().ring_id() {
                 *self = State::Done;
                 return Err(foreign_slot_error());
             }
             // SAFETY: forwarded from this function's contract.
-            let key = unsafe { driver.borrow_mut().submit(entry, initial()) };
-            *self = match key {
-                Some(key) => State::InFlight { driver, key },
-                None => State::Done,
-            };
-            if key.is_none() {
-                return Err(shut_down_error());
+            let key = unsafe { driver.borrow_mut().submit(entry, initial(), custom) };
+            match key {
+                Ok(key) => *self = State::InFlight { driver, key },
+                Err(e) => {
+                    *self = State::Done;
+                    return Err(e);
+                }
             }
         }
         Ok(())
@@ -179,7 +185,7 @@ impl<T: Completable> Op<T> {
     /// owned by `data` too, so it cannot be closed and reused mid-flight.
     pub unsafe fn new(data: T, entry: io_uring::squeue::Entry) -> Op<T> {
         // SAFETY: forwarded; the entry names no fixed slot.
-        unsafe { Op::new_on(data, entry, 0) }
+        unsafe { Op::new_on(data, entry, CUSTOM) }
     }
 
     /// As [`Op::new`], for an entry built by `fd::sqe_for!`: `ring` is the
@@ -288,7 +294,7 @@ impl<T: MultiCompletable> MultiOp<T> {
     /// As for [`Op::new`], until the op's final CQE.
     pub unsafe fn new(data: T, entry: io_uring::squeue::Entry) -> MultiOp<T> {
         // SAFETY: forwarded; the entry names no fixed slot.
-        unsafe { MultiOp::new_on(data, entry, 0) }
+        unsafe { MultiOp::new_on(data, entry, CUSTOM) }
     }
 
     /// As [`MultiOp::new`], for an entry built by `fd::sqe_for!` (see [`Op::new_on`]).

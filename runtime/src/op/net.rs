@@ -1,12 +1,13 @@
-//! Socket ops: ACCEPT (single and multishot), CONNECT, SHUTDOWN.
+//! Socket ops: ACCEPT (single and multishot), CONNECT, SHUTDOWN. Each
+//! names the socket's registered-file slot where it holds one.
 
 use super::{Completable, CqeResult, MultiCompletable, MultiOp, Op};
-use crate::fd::SharedFd;
-use io_uring::{opcode, types};
+use crate::fd::{sqe_for, SharedFd};
+use io_uring::opcode;
 use socket2::{SockAddr, SockAddrStorage};
 use std::io;
 use std::net::Shutdown as How;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 
 /// Wraps the fd a CQE returned.
 fn owned_fd(cqe: CqeResult) -> io::Result<OwnedFd> {
@@ -39,24 +40,20 @@ impl Completable for Accept {
 pub fn accept(fd: &SharedFd) -> Op<Accept> {
     let mut addr = Box::new((SockAddrStorage::zeroed(), 0));
     addr.1 = addr.0.size_of();
-    let entry = opcode::Accept::new(
-        types::Fd(fd.as_raw_fd()),
+    let (entry, ring) = sqe_for!(fd, |t| opcode::Accept::new(
+        t,
         (&mut addr.0 as *mut SockAddrStorage).cast(),
         &mut addr.1,
     )
     .flags(libc::SOCK_CLOEXEC)
-    .build();
+    .build());
+    let data = Accept {
+        _fd: fd.clone(),
+        addr,
+    };
     // SAFETY: the address buffer and its length are boxed and owned by the
     // op until its CQE; the op keeps the listening fd open.
-    unsafe {
-        Op::new(
-            Accept {
-                _fd: fd.clone(),
-                addr,
-            },
-            entry,
-        )
-    }
+    unsafe { Op::new_on(data, entry, ring) }
 }
 
 /// A multishot ACCEPT: one new socket per CQE (peer addresses are not
@@ -78,11 +75,11 @@ impl MultiCompletable for AcceptMulti {
 /// kernel stops the op (on an error such as EMFILE, or cancellation); accept
 /// again to continue.
 pub fn accept_multi(fd: &SharedFd) -> MultiOp<AcceptMulti> {
-    let entry = opcode::AcceptMulti::new(types::Fd(fd.as_raw_fd()))
+    let (entry, ring) = sqe_for!(fd, |t| opcode::AcceptMulti::new(t)
         .flags(libc::SOCK_CLOEXEC)
-        .build();
+        .build());
     // SAFETY: no address buffers are passed; the op keeps the fd open.
-    unsafe { MultiOp::new(AcceptMulti { _fd: fd.clone() }, entry) }
+    unsafe { MultiOp::new_on(AcceptMulti { _fd: fd.clone() }, entry, ring) }
 }
 
 /// A CONNECT in flight. Owns the address the kernel reads.
@@ -102,18 +99,18 @@ impl Completable for Connect {
 /// Connects a socket to `addr`.
 pub fn connect(fd: &SharedFd, addr: SockAddr) -> Op<Connect> {
     let addr = Box::new(addr);
-    let entry =
-        opcode::Connect::new(types::Fd(fd.as_raw_fd()), addr.as_ptr().cast(), addr.len()).build();
+    let (entry, ring) = sqe_for!(fd, |t| opcode::Connect::new(
+        t,
+        addr.as_ptr().cast(),
+        addr.len()
+    )
+    .build());
+    let data = Connect {
+        _fd: fd.clone(),
+        _addr: addr,
+    };
     // SAFETY: the address is boxed and owned by the op until its CQE.
-    unsafe {
-        Op::new(
-            Connect {
-                _fd: fd.clone(),
-                _addr: addr,
-            },
-            entry,
-        )
-    }
+    unsafe { Op::new_on(data, entry, ring) }
 }
 
 /// A SHUTDOWN in flight.
@@ -136,7 +133,7 @@ pub fn shutdown(fd: &SharedFd, how: How) -> Op<Shutdown> {
         How::Write => libc::SHUT_WR,
         How::Both => libc::SHUT_RDWR,
     };
-    let entry = opcode::Shutdown::new(types::Fd(fd.as_raw_fd()), how).build();
+    let (entry, ring) = sqe_for!(fd, |t| opcode::Shutdown::new(t, how).build());
     // SAFETY: SHUTDOWN carries no pointers; the op keeps the fd open.
-    unsafe { Op::new(Shutdown { _fd: fd.clone() }, entry) }
+    unsafe { Op::new_on(Shutdown { _fd: fd.clone() }, entry, ring) }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 mod fds;
+#[allow(unused_imports)]
 pub use fds::{fd_count, fd_lock};
 
 use ringloop_runtime::buf::{IoBuf, IoBufMut};
@@ -63,6 +64,22 @@ unsafe impl IoBufMut for TrackedBuf {
         // SAFETY: forwarded from the caller.
         unsafe { self.vec.set_init(pos) }
     }
+}
+
+/// Whether a test of a ring feature must skip because `rt` lacks it
+/// (`has` false); says why: the epoll driver runs, or the kernel is too old
+/// (`kernel` names what it needs).
+pub fn lacks(rt: &ringloop_runtime::Runtime, has: bool, kernel: &str) -> bool {
+    if has {
+        return false;
+    }
+    match rt.features().fallback_reason {
+        Some(reason) => {
+            eprintln!("skipped: this needs io_uring and the epoll driver runs ({reason})")
+        }
+        None => eprintln!("skipped: {kernel}"),
+    }
+    true
 }
 
 /// Polls `fut` once from inside a task, returning what it returned.
