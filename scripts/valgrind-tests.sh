@@ -47,6 +47,13 @@ net_udp_unix udp_send_to_bad_address_returns_the_buffer	name resolution runs on 
 net_streams writer_applies_backpressure_from_a_slow_peer	32 MiB compared byte by byte: $SLOW
 net_prop cancelled_stream_reads_lose_and_duplicate_nothing	hundreds of generated cases: $SLOW
 net_examples chat_disconnects_a_member_that_stops_reading_and_stays_small	it bounds the example's RSS, which valgrind's own memory inflates
+batch_wait a_batched_wait_still_completes_ops_timeouts_and_remote_wakes	$CROSS_THREAD
+tasks wake_from_another_thread_while_the_loop_sleeps	$CROSS_THREAD
+tasks wakes_from_other_threads_reach_the_ring	$CROSS_THREAD
+net_resolve host_name_connect_waits_on_the_pool_while_other_tasks_run	name resolution runs on the blocking pool: $CROSS_THREAD
+net_resolve host_names_resolve_for_udp_and_servers	name resolution runs on the blocking pool: $CROSS_THREAD
+net_resolve unresolvable_host_name_says_which_and_what_to_do	name resolution runs on the blocking pool: $CROSS_THREAD
+scheduler_props timeout_fires_iff_inner_is_slower	it races millisecond timers against each other, which valgrind's slowdown reorders
 EOF
 )
 
