@@ -299,3 +299,70 @@ fn chat_drops_an_over_long_line_whole() {
         line
     );
 }
+
+#[path = "../runtime/tests/util/seccomp.rs"]
+mod seccomp;
+
+#[test]
+fn echo_server_serves_byte_exact_where_a_seccomp_filter_blocks_io_uring() {
+    use std::os::unix::process::CommandExt;
+    let Some(bin) = example_bin("echo_server") else {
+        eprintln!("skipping: the echo_server example is not built (run the whole `cargo test`)");
+        return;
+    };
+    let mut cmd = Command::new(bin);
+    cmd.args(["127.0.0.1:0", "--quiet"])
+        .env("RINGLOOP_DEBUG", "1")
+        .env_remove("RINGLOOP_DRIVER")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: the closure runs in the forked child before exec and only
+    // makes two prctl calls (async-signal-safe; no allocation, no lock).
+    unsafe {
+        cmd.pre_exec(|| seccomp::try_deny_syscall(seccomp::SYS_IO_URING_SETUP, libc::EPERM as u32))
+    };
+    let mut child = ServerProcess(cmd.spawn().unwrap());
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let mut err = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("expected \"Serving on ADDR\", got {line:?}"));
+    // Debug mode says once, at start, which driver runs and why.
+    let mut driver = String::new();
+    err.read_line(&mut driver).unwrap();
+    assert!(driver.contains("running the epoll driver"), "{driver}");
+    assert!(
+        driver.contains("io_uring_setup"),
+        "names the cause: {driver}"
+    );
+    // Several clients at once, each with 1 MiB of its own bytes.
+    let clients: Vec<_> = (0..8u8)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let data: Vec<u8> = (0..1 << 20)
+                    .map(|i| (i as u8) ^ c.wrapping_mul(37))
+                    .collect();
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                let mut w = s.try_clone().unwrap();
+                let expected = data.clone();
+                let writer = std::thread::spawn(move || {
+                    w.write_all(&data).unwrap();
+                    w.shutdown(std::net::Shutdown::Write).unwrap();
+                });
+                let mut got = Vec::new();
+                s.read_to_end(&mut got).unwrap();
+                writer.join().unwrap();
+                got == expected
+            })
+        })
+        .collect();
+    for c in clients {
+        assert!(c.join().unwrap(), "the echo was not byte-exact");
+    }
+}

@@ -160,5 +160,8 @@ fn io_uring_enter_blocked_mid_run_panics_with_the_cause_and_does_not_wait() {
         .find_map(|l| l.strip_prefix("SECS="))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no SECS line: {out}"));
-    assert!(secs < 5, "shutdown waited {secs} s for a ring it cannot enter");
+    assert!(
+        secs < 5,
+        "shutdown waited {secs} s for a ring it cannot enter"
+    );
 }

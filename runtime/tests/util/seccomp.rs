@@ -16,6 +16,12 @@ pub fn deny_io_uring_setup(errno: u32) {
 /// Makes syscall `nr` fail with `errno` for this thread (and the threads it
 /// starts) from now on.
 pub fn deny_syscall(nr: u32, errno: u32) {
+    try_deny_syscall(nr, errno).expect("installing the seccomp filter");
+}
+
+/// As [`deny_syscall`], returning the error: async-signal-safe (no
+/// allocation, no panic), for `Command::pre_exec`.
+pub fn try_deny_syscall(nr: u32, errno: u32) -> std::io::Result<()> {
     // A classic BPF program: load the syscall number, return ERRNO(errno)
     // for `nr`, ALLOW for everything else.
     const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
@@ -53,12 +59,9 @@ pub fn deny_syscall(nr: u32, errno: u32) {
     };
     // SAFETY: plain prctl with integer arguments.
     let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    assert_eq!(
-        rc,
-        0,
-        "PR_SET_NO_NEW_PRIVS: {}",
-        std::io::Error::last_os_error()
-    );
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
     // SAFETY: `prog` points to `filter`, both alive across the call; the
     // kernel copies the program.
     let rc = unsafe {
@@ -70,5 +73,8 @@ pub fn deny_syscall(nr: u32, errno: u32) {
             0,
         )
     };
-    assert_eq!(rc, 0, "PR_SET_SECCOMP: {}", std::io::Error::last_os_error());
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
