@@ -118,3 +118,35 @@ fn timeouts_never_end_early_and_ops_wait_for_readiness() {
         assert!(reader.join().unwrap() == data, "the peer got other bytes");
     });
 }
+
+/// CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the buffer it is given, which is ours.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, ru.as_mut_ptr()) };
+    assert_eq!(rc, 0);
+    // SAFETY: getrusage succeeded, so it initialised the buffer.
+    let ru = unsafe { ru.assume_init() };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+#[test]
+fn an_idle_loop_sleeps_instead_of_spinning() {
+    // The loop waits for a timer with its cross-thread wake read armed: it
+    // must block in the kernel, not turn over and over.
+    for driver in [Driver::Epoll, Driver::IoUring] {
+        let rt = Builder::new().driver(driver).build().unwrap();
+        let (cpu, wall) = rt.block_on(async {
+            let (cpu, wall) = (thread_cpu(), Instant::now());
+            op::timeout(Duration::from_millis(300), op::TimeoutKind::Relative)
+                .await
+                .unwrap();
+            (thread_cpu() - cpu, wall.elapsed())
+        });
+        assert!(
+            cpu * 10 < wall,
+            "{driver:?}: the idle loop used {cpu:?} of CPU in {wall:?}"
+        );
+    }
+}

@@ -86,6 +86,8 @@ enum Attempt {
 struct Parked {
     sqe: Sqe,
     started: bool,
+    /// The fd is not seekable: offsets are ignored.
+    stream: bool,
 }
 
 /// How the fallback knows an fd.
@@ -95,6 +97,9 @@ struct FdEntry {
     known: bool,
     /// epoll refused it (a regular file): its ops run, and block, at once.
     unpollable: bool,
+    /// Not seekable (a socket, pipe, eventfd, ...): a READ or WRITE at an
+    /// offset ignores it, as io_uring does for such files.
+    stream: bool,
     readers: VecDeque<Parked>,
     writers: VecDeque<Parked>,
 }
@@ -358,6 +363,7 @@ impl Epoll {
                 let mut parked = Parked {
                     sqe,
                     started: false,
+                    stream: self.fds[sqe.fd as usize].stream,
                 };
                 match attempt(&parked) {
                     Attempt::Done(res) => self.done.push((sqe.user_data, res)),
@@ -391,6 +397,16 @@ impl Epoll {
                 return Err(neg_errno());
             }
         }
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: fstat fills the buffer it is given, which is ours.
+        let stream = if unsafe { libc::fstat(fd, st.as_mut_ptr()) } == 0 {
+            // SAFETY: fstat succeeded, so it initialised the buffer.
+            let mode = unsafe { st.assume_init() }.st_mode & libc::S_IFMT;
+            mode != libc::S_IFREG && mode != libc::S_IFBLK
+        } else {
+            true
+        };
+        self.fds[i].stream = stream;
         let mut ev = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: fd as u64,
@@ -529,7 +545,7 @@ fn attempt(parked: &Parked) -> Attempt {
     unsafe {
         match sqe.opcode {
             c if c == opcode::Read::CODE => {
-                let ret = if sqe.off == u64::MAX {
+                let ret = if sqe.off == u64::MAX || parked.stream {
                     libc::read(fd, ptr, len)
                 } else {
                     libc::pread(fd, ptr, len, sqe.off as libc::off_t)
@@ -537,7 +553,7 @@ fn attempt(parked: &Parked) -> Attempt {
                 would_block(cqe_res(ret), Dir::Read)
             }
             c if c == opcode::Write::CODE => {
-                let ret = if sqe.off == u64::MAX {
+                let ret = if sqe.off == u64::MAX || parked.stream {
                     libc::write(fd, ptr, len)
                 } else {
                     libc::pwrite(fd, ptr, len, sqe.off as libc::off_t)
