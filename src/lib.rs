@@ -32,7 +32,7 @@
 pub use ringloop_runtime::{
     as_completed, buf, fd, features, gather, op, rlimit, run, runtime_local, scheduler, signal,
     spawn, spawn_blocking, spawn_named, sync, to_thread, try_gather, try_wait, wait, yield_now,
-    BlockingError, BlockingHandle, Builder, Features, GroupAborted, GroupError, JoinError,
+    BlockingError, BlockingHandle, Builder, Driver, Features, GroupAborted, GroupError, JoinError,
     JoinHandle, ReturnWhen, Runtime, TaskFailure, TaskGroup, UnhandledPanic, WaitOutcome, YieldNow,
 };
 

@@ -55,9 +55,11 @@ mod server_uring_multi;
 use std::time::Duration;
 
 /// Every server kind, in the order the table lists them: `ringloop` is the
-/// net crate's `TcpStream`, `ringloop-ops` the raw op API on the same runtime.
-pub const KINDS: [&str; 6] = [
+/// net crate's `TcpStream`, `ringloop-epoll` the same server on the epoll
+/// driver, `ringloop-ops` the raw op API on the ring.
+pub const KINDS: [&str; 7] = [
     "ringloop",
+    "ringloop-epoll",
     "ringloop-ops",
     "tokio",
     "mio",
@@ -116,6 +118,11 @@ fn server_main(args: &[String]) {
     sys::announce(&listener).expect("stdout");
     match (kind.as_str(), conns) {
         ("ringloop", _) => server_ringloop::serve(listener, conns, &ringloop::Builder::new()),
+        ("ringloop-epoll", _) => server_ringloop::serve(
+            listener,
+            conns,
+            ringloop::Builder::new().driver(ringloop::Driver::Epoll),
+        ),
         ("ringloop-nodefer", _) => server_ringloop::serve(
             listener,
             conns,

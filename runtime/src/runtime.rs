@@ -28,11 +28,14 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// A runtime with the default settings.
+    /// A runtime with the default settings: io_uring where it can be set
+    /// up, else the epoll driver ([`Builder::driver`]).
     ///
     /// # Errors
-    /// When io_uring cannot be set up; the error names the cause (a sysctl,
-    /// a seccomp profile, a memory limit) and what to do about it.
+    /// When neither driver can be set up (the process is out of file
+    /// descriptors, say), or `RINGLOOP_DRIVER=io_uring` asks for the ring
+    /// and it cannot be set up; the error names the cause (a sysctl, a
+    /// seccomp profile, a memory limit) and what to do about it.
     pub fn new() -> io::Result<Runtime> {
         Builder::new().build()
     }
@@ -235,8 +238,10 @@ impl Builder {
     /// Creates the runtime.
     ///
     /// # Errors
-    /// When io_uring cannot be set up (see [`Runtime::new`]), or the
-    /// process is out of file descriptors.
+    /// When the chosen driver cannot be set up (see [`Runtime::new`]): with
+    /// [`Driver::IoUring`](crate::Driver::IoUring), wherever io_uring is
+    /// unavailable; with `Auto`, only when the process is out of file
+    /// descriptors.
     pub fn build(&self) -> io::Result<Runtime> {
         let choice = self
             .driver
@@ -280,7 +285,7 @@ impl Builder {
 /// remaining tasks are cancelled when it returns (listed in debug mode).
 ///
 /// # Panics
-/// If io_uring cannot be set up (with the message of [`Runtime::new`]'s
+/// If no driver can be set up (with the message of [`Runtime::new`]'s
 /// error), if called from inside a runtime, or if `future` panics.
 ///
 /// ```
