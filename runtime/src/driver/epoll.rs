@@ -17,6 +17,7 @@
 
 use io_uring::{opcode, squeue};
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
@@ -118,10 +119,31 @@ pub(crate) struct Epoll {
     /// Waiting TIMEOUTs by (deadline, user_data).
     timers: BTreeMap<(Instant, u64), ()>,
     /// Where each waiting op is: its deadline, or its fd.
-    waiting: HashMap<u64, Waiting>,
+    waiting: HashMap<u64, Waiting, BuildHasherDefault<KeyHasher>>,
     events: Vec<libc::epoll_event>,
     /// Why this driver runs instead of the ring.
     reason: &'static str,
+}
+
+/// Hashes an op's `user_data` (a slab key, unique and small) with one
+/// multiplication: the default SipHash costs more than the rest of a park.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: spreads consecutive keys over the high bits,
+        // which the table uses too.
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -161,7 +183,7 @@ impl Epoll {
             pushed: VecDeque::new(),
             done: Vec::new(),
             timers: BTreeMap::new(),
-            waiting: HashMap::new(),
+            waiting: HashMap::default(),
             events: Vec::with_capacity(256),
             reason,
         })
@@ -184,40 +206,16 @@ impl Epoll {
         let sqe = Sqe::of(entry);
         let what = if custom {
             "a custom io_uring SQE (Op::new)".to_string()
-        } else if multi
-            || (sqe.opcode == opcode::Accept::CODE && sqe.ioprio & IORING_ACCEPT_MULTISHOT != 0)
-            || (sqe.opcode == opcode::Recv::CODE && sqe.ioprio & IORING_RECV_MULTISHOT != 0)
-            || (sqe.opcode == opcode::PollAdd::CODE && sqe.len & IORING_POLL_ADD_MULTI != 0)
-        {
+        } else if multi || is_multishot(&sqe) {
             "a multishot io_uring op".to_string()
         } else if sqe.flags & IOSQE_BUFFER_SELECT != 0 {
             "a read into a provided-buffer ring (BufRing)".to_string()
-        } else if !Self::carries_out(sqe.opcode) {
+        } else if !carries_out(sqe.opcode) {
             format!("io_uring opcode {}", sqe.opcode)
         } else {
             return None;
         };
         Some(unsupported(&what, self.reason))
-    }
-
-    fn carries_out(code: u8) -> bool {
-        [
-            opcode::Nop::CODE,
-            opcode::Read::CODE,
-            opcode::Write::CODE,
-            opcode::Recv::CODE,
-            opcode::Send::CODE,
-            opcode::RecvMsg::CODE,
-            opcode::SendMsg::CODE,
-            opcode::Accept::CODE,
-            opcode::Connect::CODE,
-            opcode::Shutdown::CODE,
-            opcode::Close::CODE,
-            opcode::PollAdd::CODE,
-            opcode::Timeout::CODE,
-            opcode::AsyncCancel::CODE,
-        ]
-        .contains(&code)
     }
 
     /// Queues an SQE; it is carried out on the next turn.
@@ -254,24 +252,29 @@ impl Epoll {
         while let Some(sqe) = self.pushed.pop_front() {
             self.start(sqe);
         }
-        let now = Instant::now();
-        self.fire_timers(now);
+        let timers = !self.timers.is_empty();
+        let now = timers.then(Instant::now);
+        if let Some(now) = now {
+            self.fire_timers(now);
+        }
         let parked = self.waiting.len() > self.timers.len();
         let timeout_ms = if !self.done.is_empty() || !block {
             0
         } else {
-            match self.timers.keys().next() {
+            match (self.timers.keys().next(), now) {
                 // Rounded up: never wake before the deadline.
-                Some(&(at, _)) => {
+                (Some(&(at, _)), Some(now)) => {
                     let left = at.saturating_duration_since(now);
                     i32::try_from(left.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX)
                 }
-                None => -1,
+                _ => -1,
             }
         };
         if parked || timeout_ms != 0 {
             self.wait(timeout_ms)?;
-            self.fire_timers(Instant::now());
+            if !self.timers.is_empty() {
+                self.fire_timers(Instant::now());
+            }
         }
         for (user_data, res) in self.done.drain(..) {
             complete(user_data, res);
@@ -523,6 +526,36 @@ impl Epoll {
         self.done.push((user_data, -libc::ECANCELED));
         true
     }
+}
+
+/// Whether the fallback carries out this opcode (the runtime's own builders').
+#[inline]
+fn carries_out(code: u8) -> bool {
+    matches!(
+        code,
+        c if c == opcode::Nop::CODE
+            || c == opcode::Read::CODE
+            || c == opcode::Write::CODE
+            || c == opcode::Recv::CODE
+            || c == opcode::Send::CODE
+            || c == opcode::RecvMsg::CODE
+            || c == opcode::SendMsg::CODE
+            || c == opcode::Accept::CODE
+            || c == opcode::Connect::CODE
+            || c == opcode::Shutdown::CODE
+            || c == opcode::Close::CODE
+            || c == opcode::PollAdd::CODE
+            || c == opcode::Timeout::CODE
+            || c == opcode::AsyncCancel::CODE
+    )
+}
+
+/// Whether a single-shot opcode carries its multishot flag.
+#[inline]
+fn is_multishot(sqe: &Sqe) -> bool {
+    (sqe.opcode == opcode::Accept::CODE && sqe.ioprio & IORING_ACCEPT_MULTISHOT != 0)
+        || (sqe.opcode == opcode::Recv::CODE && sqe.ioprio & IORING_RECV_MULTISHOT != 0)
+        || (sqe.opcode == opcode::PollAdd::CODE && sqe.len & IORING_POLL_ADD_MULTI != 0)
 }
 
 /// Tries an op once, without blocking.
