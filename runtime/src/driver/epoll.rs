@@ -121,6 +121,9 @@ pub(crate) struct Epoll {
     /// Where each waiting op is: its deadline, or its fd.
     waiting: HashMap<u64, Waiting, BuildHasherDefault<KeyHasher>>,
     events: Vec<libc::epoll_event>,
+    /// Whether the last turn asked epoll for readiness: a turn that has
+    /// completions to hand out may then skip it (see [`Epoll::turn`]).
+    polled_last_turn: bool,
     /// Why this driver runs instead of the ring.
     reason: &'static str,
 }
@@ -185,6 +188,7 @@ impl Epoll {
             timers: BTreeMap::new(),
             waiting: HashMap::default(),
             events: Vec::with_capacity(256),
+            polled_last_turn: false,
             reason,
         })
     }
@@ -270,11 +274,20 @@ impl Epoll {
                 _ => -1,
             }
         };
-        if parked || timeout_ms != 0 {
+        // A turn with completions to hand out returns to the executor at
+        // once; it skips the non-blocking epoll_wait if the last turn made
+        // one, since the next turn (often a blocking one, once the woken
+        // tasks ran) makes it anyway. Every other turn still polls, so
+        // waiting ops are never starved by a busy loop.
+        let skip = timeout_ms == 0 && !self.done.is_empty() && self.polled_last_turn;
+        if (parked || timeout_ms != 0) && !skip {
             self.wait(timeout_ms)?;
+            self.polled_last_turn = true;
             if !self.timers.is_empty() {
                 self.fire_timers(Instant::now());
             }
+        } else {
+            self.polled_last_turn = false;
         }
         for (user_data, res) in self.done.drain(..) {
             complete(user_data, res);
