@@ -2,16 +2,19 @@
 //! message a client sends is printed and sent back, until the client closes.
 //!
 //! ```text
-//! cargo run --example echo_server -- [ADDR] [--quiet]
+//! cargo run --example echo_server -- [ADDR] [--quiet] [--threads N]
 //! ```
 //!
 //! ADDR defaults to 127.0.0.1:8888 (port 0 picks a free port; the address
 //! is printed as "Serving on ..."). `--quiet` turns the per-message
-//! printing off, for benchmarks. Accepted streams have TCP_NODELAY set.
+//! printing off, for benchmarks. `--threads N` (default 1) serves the port
+//! from N runtimes, one thread each, pinned to the CPUs in turn: each binds
+//! the address with SO_REUSEPORT and the kernel spreads the connections.
+//! Accepted streams have TCP_NODELAY set.
 //! Try it with `nc 127.0.0.1 8888` or `cargo run --example echo_client`.
 
-use ringloop::net::{start_server, Reader, Writer};
-use std::rc::Rc;
+use ringloop::net::{ListenOptions, Reader, Server, TcpListener, Writer};
+use std::net::{SocketAddr, ToSocketAddrs};
 
 async fn handle_echo(mut reader: Reader, writer: Writer, quiet: bool) {
     let peer = writer
@@ -43,33 +46,84 @@ async fn handle_echo(mut reader: Reader, writer: Writer, quiet: bool) {
     }
 }
 
+fn usage() -> ! {
+    eprintln!(
+        "usage: echo_server [ADDR] [--quiet] [--threads N]   (ADDR defaults to 127.0.0.1:8888)"
+    );
+    std::process::exit(2);
+}
+
 fn main() {
     let mut addr = "127.0.0.1:8888".to_string();
     let mut quiet = false;
-    for arg in std::env::args().skip(1) {
+    let mut threads = 1;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quiet" | "-q" => quiet = true,
+            "--threads" | "-t" => {
+                threads = match args.next().and_then(|n| n.parse::<usize>().ok()) {
+                    Some(n) if n > 0 => n,
+                    _ => usage(),
+                }
+            }
             "--help" | "-h" => {
-                println!("usage: echo_server [ADDR] [--quiet]   (ADDR defaults to 127.0.0.1:8888)");
+                println!("usage: echo_server [ADDR] [--quiet] [--threads N]   (ADDR defaults to 127.0.0.1:8888)");
                 return;
             }
             _ => addr = arg,
         }
     }
-    ringloop::run(async move {
-        let quiet = Rc::new(quiet);
-        let server = match start_server(addr.as_str(), move |reader, writer| {
-            handle_echo(reader, writer, *quiet)
-        })
-        .await
-        {
-            Ok(server) => server,
-            Err(e) => {
-                eprintln!("echo_server: {e}");
-                std::process::exit(1);
-            }
-        };
+    let addr = match resolve(&addr) {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("echo_server: cannot listen on {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let served = ringloop::Runtime::builder()
+        .threads(threads)
+        .pin_to_cores(threads > 1)
+        .run_per_thread(|| serve(addr, quiet));
+    if let Err(e) = served {
+        eprintln!("echo_server: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The address to serve, with a free port picked now if it says 0, so
+/// that every runtime binds the same one. The probe socket that reserved
+/// the port stays bound (never listening) for the life of the process.
+fn resolve(addr: &str) -> std::io::Result<SocketAddr> {
+    let addr = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("the address resolves to nothing"))?;
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    let probe = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    probe.set_reuse_address(true)?;
+    probe.set_reuse_port(true)?;
+    probe.bind(&addr.into())?;
+    let bound = probe.local_addr()?.as_socket().expect("an IP socket");
+    std::mem::forget(probe);
+    Ok(bound)
+}
+
+/// One runtime's share: a listener on the shared port, one task per connection.
+async fn serve(addr: SocketAddr, quiet: bool) -> std::io::Result<()> {
+    let listener = TcpListener::bind_with(addr, &ListenOptions::new().reuse_port(true))?;
+    let server = Server::from_listener(listener, move |reader, writer| {
+        handle_echo(reader, writer, quiet)
+    })?;
+    if ringloop::thread_index() == 0 {
         println!("Serving on {}", server.local_addr().expect("a TCP server"));
-        server.serve_forever().await;
-    });
+    }
+    server.serve_forever().await;
+    Ok(())
 }

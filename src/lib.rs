@@ -31,9 +31,10 @@
 
 pub use ringloop_runtime::{
     as_completed, buf, fd, features, gather, op, rlimit, run, runtime_local, scheduler, signal,
-    spawn, spawn_blocking, spawn_named, sync, to_thread, try_gather, try_wait, wait, yield_now,
-    BlockingError, BlockingHandle, Builder, Driver, Features, GroupAborted, GroupError, JoinError,
-    JoinHandle, ReturnWhen, Runtime, TaskFailure, TaskGroup, UnhandledPanic, WaitOutcome, YieldNow,
+    spawn, spawn_blocking, spawn_named, sync, thread_index, to_thread, try_gather, try_wait, wait,
+    yield_now, BlockingError, BlockingHandle, Builder, Driver, Features, GroupAborted, GroupError,
+    Handle, JoinError, JoinHandle, RemoteJoinHandle, ReturnWhen, Runtime, TaskFailure, TaskGroup,
+    UnhandledPanic, WaitOutcome, YieldNow,
 };
 
 /// Sockets: TCP, UDP and Unix sockets on io_uring ops, asyncio-style

@@ -366,3 +366,52 @@ fn echo_server_serves_byte_exact_where_a_seccomp_filter_blocks_io_uring() {
         assert!(c.join().unwrap(), "the echo was not byte-exact");
     }
 }
+
+#[test]
+fn echo_server_with_two_runtimes_serves_byte_exact_under_load() {
+    let Some(bin) = example_bin("echo_server") else {
+        eprintln!("skipping: the echo_server example is not built (run the whole `cargo test`)");
+        return;
+    };
+    let mut child = Command::new(bin)
+        .args(["127.0.0.1:0", "--quiet", "--threads", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let _server = ServerProcess(child);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("expected \"Serving on ADDR\", got {line:?}"));
+    // 64 clients at once, 256 KiB each in 4 KiB round trips: the kernel
+    // spreads them over both runtimes' listeners.
+    let clients: Vec<_> = (0..64u32)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                let mut back = vec![0u8; 4096];
+                for round in 0..64u32 {
+                    let msg: Vec<u8> = (0..4096u32)
+                        .map(|i| (i ^ c.wrapping_mul(131) ^ round.wrapping_mul(7)) as u8)
+                        .collect();
+                    s.write_all(&msg).unwrap();
+                    s.read_exact(&mut back).unwrap();
+                    if back != msg {
+                        return false;
+                    }
+                }
+                true
+            })
+        })
+        .collect();
+    for c in clients {
+        assert!(c.join().unwrap(), "an echo was not byte-exact");
+    }
+}

@@ -2,7 +2,7 @@
 //! that alternates between polling tasks and turning the ring.
 
 use crate::driver::{Completions, Driver};
-use crate::task::waker::{Header, Shared, MAIN_KEY};
+use crate::task::waker::{Header, Remote, Shared, MAIN_KEY};
 use crate::task::{JoinHandle, Meta, Runnable, Task, UnhandledPanic};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -44,7 +44,7 @@ pub(crate) struct Core {
     /// Swapped with the driver's every turn (no allocation in steady state);
     /// empty between turns.
     completions: RefCell<Completions>,
-    remote: RefCell<Vec<Arc<Header>>>,
+    remote: RefCell<Vec<Remote>>,
     /// Per-runtime values of `runtime_local`.
     pub(crate) locals: crate::local::Locals,
     /// The driver's ring id (see `context::ring_id`).
@@ -168,16 +168,28 @@ impl Core {
         }
     }
 
-    /// Queues tasks woken from other threads.
+    /// A `Send` handle to this runtime.
+    pub(crate) fn handle(&self) -> crate::Handle {
+        crate::group::Handle::new(self.shared.clone(), crate::thread_index())
+    }
+
+    /// Queues tasks woken from other threads and runs the closures they
+    /// handed over (`Handle::spawn`), in arrival order.
     fn drain_remote(&self) {
-        let mut remote = self.remote.borrow_mut();
+        let mut remote = std::mem::take(&mut *self.remote.borrow_mut());
         self.shared.drain_remote(&mut remote);
-        for header in remote.drain(..) {
-            // Cleared first: a wake-up from now on lists the task again
-            // (the queue still holds it at most once).
-            header.remote_queued.store(false, Ordering::Release);
-            self.schedule(header.key, header.id);
+        for work in remote.drain(..) {
+            match work {
+                Remote::Wake(header) => {
+                    // Cleared first: a wake-up from now on lists the task
+                    // again (the queue still holds it at most once).
+                    header.remote_queued.store(false, Ordering::Release);
+                    self.schedule(header.key, header.id);
+                }
+                Remote::Run(job) => job(),
+            }
         }
+        *self.remote.borrow_mut() = remote;
     }
 
     /// Submits and reaps once, then wakes the completed ops' tasks and frees

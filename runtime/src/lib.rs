@@ -29,6 +29,7 @@ mod context;
 mod driver;
 mod executor;
 pub mod fd;
+mod group;
 mod local;
 pub mod op;
 pub mod rlimit;
@@ -41,6 +42,7 @@ mod task;
 
 pub use blocking::{spawn_blocking, to_thread, BlockingError, BlockingHandle};
 pub use driver::{DriverChoice as Driver, Features};
+pub use group::{thread_index, Handle, RemoteJoinHandle};
 pub use local::runtime_local;
 pub use runtime::{features, run, Builder, Runtime};
 pub use scheduler::{

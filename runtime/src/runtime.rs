@@ -60,6 +60,12 @@ impl Runtime {
         self.core.spawn(future, None, Location::caller())
     }
 
+    /// A `Send + Sync` handle to this runtime, to spawn work on it from
+    /// other threads and runtimes.
+    pub fn handle(&self) -> crate::Handle {
+        self.core.handle()
+    }
+
     /// What the ring was set up with on this kernel.
     pub fn features(&self) -> Features {
         self.core.driver.borrow().features()
@@ -111,6 +117,9 @@ pub struct Builder {
     blocking_keep_alive: Duration,
     /// `None`: `RINGLOOP_DRIVER`, else `Auto`.
     driver: Option<DriverChoice>,
+    /// Runtimes of `run_per_thread` (0: one per CPU the process may use).
+    threads: usize,
+    pin_to_cores: bool,
 }
 
 impl Default for Builder {
@@ -134,6 +143,8 @@ impl Builder {
             event_interval: 61,
             debug: None,
             driver: None,
+            threads: 0,
+            pin_to_cores: false,
             unhandled_panic: UnhandledPanic::Report,
             max_blocking_threads: default_blocking_threads(),
             blocking_keep_alive: Duration::from_secs(10),
@@ -197,6 +208,58 @@ impl Builder {
     pub fn event_interval(&mut self, polls: u32) -> &mut Self {
         self.event_interval = polls.max(1);
         self
+    }
+
+    /// How many runtimes [`run_per_thread`](Self::run_per_thread) starts,
+    /// one thread each (0, the default: one per CPU the process may use,
+    /// from `sched_getaffinity`). More than the CPUs is fine: with
+    /// [`pin_to_cores`](Self::pin_to_cores), the threads beyond them run
+    /// unpinned.
+    pub fn threads(&mut self, n: usize) -> &mut Self {
+        self.threads = n;
+        self
+    }
+
+    /// Whether [`run_per_thread`](Self::run_per_thread) pins thread `i` to
+    /// the `i`-th CPU the process may use (`sched_setaffinity`), so each
+    /// runtime keeps its core's caches. Off by default. A pin the OS
+    /// refuses fails that thread with an error naming the CPU.
+    pub fn pin_to_cores(&mut self, on: bool) -> &mut Self {
+        self.pin_to_cores = on;
+        self
+    }
+
+    /// Starts [`threads`](Self::threads) threads, each with its own runtime
+    /// built with these settings, runs the future `make()` returns on each
+    /// (built on that thread, so it need not be `Send`), and returns the
+    /// outputs in thread order once all have finished.
+    /// [`thread_index`](crate::thread_index) tells a thread its place.
+    ///
+    /// Typically each thread binds the same port with
+    /// `ListenOptions::reuse_port(true)` and serves the connections the
+    /// kernel gives it. Ctrl-C handling stays the caller's
+    /// (`signal::ctrl_c` in each thread, or in one that tells the others).
+    ///
+    /// # Errors
+    /// The first error of any thread, after every thread has finished: a
+    /// runtime that could not be built, a pin the OS refused, or a panic
+    /// (reported on stderr as an unobserved task panic is; the other
+    /// threads keep running).
+    ///
+    /// ```
+    /// let ids = ringloop_runtime::Runtime::builder()
+    ///     .threads(2)
+    ///     .run_per_thread(|| async { ringloop_runtime::thread_index() })
+    ///     .unwrap();
+    /// assert_eq!(ids, [0, 1]);
+    /// ```
+    pub fn run_per_thread<F, Fut>(&self, make: F) -> io::Result<Vec<Fut::Output>>
+    where
+        F: Fn() -> Fut + Send + Sync,
+        Fut: Future,
+        Fut::Output: Send,
+    {
+        crate::group::run(self, self.threads, self.pin_to_cores, make)
     }
 
     /// Which driver runs the loop (default: `RINGLOOP_DRIVER` if set, else

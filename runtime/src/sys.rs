@@ -149,6 +149,40 @@ pub(crate) fn tgkill_self(signum: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
+/// The CPUs this thread may run on (`sched_getaffinity`), in order.
+pub(crate) fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: an all-zero cpu_set_t is a valid, empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // `set` is ours for the call to fill; the size is its own.
+    syscall!(sched_getaffinity(
+        0,
+        std::mem::size_of::<libc::cpu_set_t>(),
+        &mut set
+    ))?;
+    Ok((0..libc::CPU_SETSIZE as usize)
+        // SAFETY: CPU_ISSET reads inside the set for any index below CPU_SETSIZE.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
+
+/// Pins the calling thread to `cpu` (`sched_setaffinity`).
+pub(crate) fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    // SAFETY: an all-zero cpu_set_t is a valid, empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: `cpu` is below CPU_SETSIZE, so CPU_SET writes inside the set.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // The set is ours and outlives the call, which only reads it.
+    syscall!(sched_setaffinity(
+        0,
+        std::mem::size_of::<libc::cpu_set_t>(),
+        &set
+    ))?;
+    Ok(())
+}
+
 /// Reads `kernel.io_uring_disabled` (absent before Linux 6.6).
 pub(crate) fn io_uring_disabled_sysctl() -> Option<u32> {
     std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")

@@ -23,6 +23,7 @@
 mod barrier;
 mod condition;
 mod event;
+pub mod mpsc;
 mod mutex;
 mod oneshot;
 mod queue;

@@ -6,7 +6,8 @@ pub(crate) mod waker;
 pub use join::{JoinError, JoinHandle};
 
 use crate::executor::Config;
-use join::{panic_message, Join};
+pub(crate) use join::panic_message;
+use join::Join;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;

@@ -10,15 +10,32 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 /// The key of the future passed to `block_on` (not a spawned task).
 pub(crate) const MAIN_KEY: usize = usize::MAX;
 
-/// State shared with other threads: the queue of wake-ups from them and the
-/// eventfd whose read op turns a wake-up into a CQE.
+/// Work handed to a loop from another thread.
+pub(crate) enum Remote {
+    /// A task of the loop was woken (listed once until drained, see
+    /// [`Header::remote_queued`]).
+    Wake(Arc<Header>),
+    /// A closure to run on the loop's thread ([`crate::Handle::spawn`]).
+    Run(Box<dyn FnOnce() + Send>),
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Remote::Wake(h) => f.debug_tuple("Wake").field(&h.key).finish(),
+            Remote::Run(_) => f.write_str("Run"),
+        }
+    }
+}
+
+/// State shared with other threads: the queue of work from them (wake-ups,
+/// closures to run) and the eventfd whose read op turns it into a CQE.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// Tasks woken from other threads, each listed once until the loop
-    /// drains the list (see [`Header::remote_queued`]); `None` once the
-    /// runtime has shut down. The list holds headers, which hold this
-    /// state: closing it breaks that cycle.
-    remote: Mutex<Option<Vec<Arc<Header>>>>,
+    /// Work from other threads, in arrival order; `None` once the runtime
+    /// has shut down. The list holds headers, which hold this state:
+    /// closing it breaks that cycle.
+    remote: Mutex<Option<Vec<Remote>>>,
     /// True while an eventfd signal is outstanding that the loop has not
     /// answered by draining `remote`; saves redundant eventfd writes.
     notified: AtomicBool,
@@ -34,19 +51,29 @@ impl Shared {
         }
     }
 
-    fn schedule_remote(&self, header: Arc<Header>) {
+    /// Hands `work` to the loop and wakes it; gives the work back if the
+    /// runtime has shut down (nobody would run it).
+    pub(crate) fn send_remote(&self, work: Remote) -> Result<(), Remote> {
         match &mut *self.remote.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(list) => list.push(header),
-            // Shut down: nobody will run the task.
-            None => return,
+            Some(list) => list.push(work),
+            None => return Err(work),
         }
         if !self.notified.swap(true, Ordering::AcqRel) {
             crate::sys::eventfd_signal(&self.wake_fd);
         }
+        Ok(())
     }
 
-    /// Moves wake-ups from other threads into `into`, if there are any.
-    pub(crate) fn drain_remote(&self, into: &mut Vec<Arc<Header>>) {
+    /// Whether the runtime has shut down.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.remote
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+    }
+
+    /// Moves work from other threads into `into`, if there is any.
+    pub(crate) fn drain_remote(&self, into: &mut Vec<Remote>) {
         if self.notified.swap(false, Ordering::AcqRel) {
             if let Some(list) = &mut *self.remote.lock().unwrap_or_else(|p| p.into_inner()) {
                 into.append(list);
@@ -118,7 +145,8 @@ impl Header {
             mine
         });
         if local != Some(true) && !this.remote_queued.swap(true, Ordering::AcqRel) {
-            this.shared.schedule_remote(this.clone());
+            // Shut down: nobody will run the task, so the wake-up is dropped.
+            let _ = this.shared.send_remote(Remote::Wake(this.clone()));
         }
     }
 }
@@ -189,10 +217,16 @@ mod tests {
         });
         let mut drained = Vec::new();
         shared.drain_remote(&mut drained);
-        let listed: Vec<(usize, u64)> = drained.iter().map(|h| (h.key, h.id)).collect();
+        let listed: Vec<(usize, u64)> = drained
+            .iter()
+            .map(|w| match w {
+                Remote::Wake(h) => (h.key, h.id),
+                Remote::Run(_) => unreachable!("only wake-ups were sent"),
+            })
+            .collect();
         assert_eq!(listed, [(7, 42)]);
         // What the executor does on draining; the next wake-up lists it again.
-        drained[0].remote_queued.store(false, Ordering::Release);
+        header.remote_queued.store(false, Ordering::Release);
         drained.clear();
         std::thread::scope(|s| {
             s.spawn(|| waker.wake_by_ref());
