@@ -141,9 +141,22 @@ pub fn listen(addr: &str) -> io::Result<std::net::TcpListener> {
         None,
     )?;
     socket.set_reuse_address(true)?;
+    // So that the multi-core servers can add listeners on the same port.
+    socket.set_reuse_port(true)?;
     socket.bind(&addr.into())?;
     socket.listen(4096)?;
     Ok(socket.into())
+}
+
+/// `first` and `n - 1` more listeners on its address (SO_REUSEPORT): the
+/// kernel spreads connections over them, one per server thread.
+pub fn listeners(first: std::net::TcpListener, n: usize) -> io::Result<Vec<std::net::TcpListener>> {
+    let addr = first.local_addr()?.to_string();
+    let mut all = vec![first];
+    for _ in 1..n {
+        all.push(listen(&addr)?);
+    }
+    Ok(all)
 }
 
 /// Tells the parent where the server listens (see [`ServerProcess::start`]).

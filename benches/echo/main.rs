@@ -113,9 +113,13 @@ fn server_main(args: &[String]) {
         (Some("--conns"), Some(n)) => Some(n.parse().expect("--conns takes a number")),
         _ => None,
     };
-    sys::pin_to_core(0);
+    let threads: usize = sys::env_or("RINGLOOP_BENCH_THREADS", 1);
     let listener = sys::listen(addr).unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
     sys::announce(&listener).expect("stdout");
+    if threads > 1 {
+        return server_multi(kind, listener, threads);
+    }
+    sys::pin_to_core(0);
     match (kind.as_str(), conns) {
         ("ringloop", _) => server_ringloop::serve(listener, conns, &ringloop::Builder::new()),
         ("ringloop-epoll", _) => server_ringloop::serve(
@@ -162,6 +166,59 @@ fn server_main(args: &[String]) {
     }
 }
 
+/// The multi-core servers (`RINGLOOP_BENCH_THREADS` > 1): N pinned
+/// ringloop runtimes, N hand-written rings or N monoio runtimes, each on
+/// its own SO_REUSEPORT listener, or tokio's multi_thread runtime with N
+/// workers on one listener (as tokio users write it).
+fn server_multi(kind: &str, listener: std::net::TcpListener, threads: usize) {
+    if kind == "tokio" {
+        return server_tokio::serve_multi(listener, threads);
+    }
+    let listeners = std::sync::Mutex::new(
+        sys::listeners(listener, threads)
+            .unwrap_or_else(|e| panic!("cannot add listeners: {e}"))
+            .into_iter()
+            .map(Some)
+            .collect::<Vec<_>>(),
+    );
+    let take = |i: usize| {
+        listeners.lock().unwrap()[i]
+            .take()
+            .expect("one listener per thread")
+    };
+    match kind {
+        "ringloop" | "ringloop-epoll" => {
+            let mut builder = ringloop::Runtime::builder();
+            if kind == "ringloop-epoll" {
+                builder.driver(ringloop::Driver::Epoll);
+            }
+            builder
+                .threads(threads)
+                .pin_to_cores(true)
+                .run_per_thread(|| {
+                    server_ringloop::accept_loop(take(ringloop::thread_index()), None)
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        "uring" | "monoio" => std::thread::scope(|s| {
+            for i in 0..threads {
+                let listener = take(i);
+                s.spawn(move || {
+                    sys::pin_to_core(i);
+                    match kind {
+                        "uring" => server_uring::serve(listener, None, false),
+                        _ => server_monoio::serve(listener),
+                    }
+                });
+            }
+        }),
+        other => {
+            eprintln!("echo bench: {other:?} has no multi-core mode (RINGLOOP_BENCH_THREADS > 1)");
+            std::process::exit(2);
+        }
+    }
+}
+
 fn client_main(args: &[String]) {
     let parsed = (|| -> Option<_> {
         let addr = args.first()?.parse().ok()?;
@@ -192,7 +249,17 @@ fn client_main(args: &[String]) {
 }
 
 fn bench_main() {
-    sys::pin_to_core(1);
+    let threads: usize = sys::env_or("RINGLOOP_BENCH_THREADS", 1);
+    if threads == 1 {
+        sys::pin_to_core(1);
+    } else {
+        println!(
+            "multi-core mode: {threads} server threads, client unpinned (it shares the cores: \
+             read CPU per round trip, not throughput). On a bigger machine: for n in 1 2 4 8 16; \
+             do RINGLOOP_BENCH_THREADS=$n RINGLOOP_BENCH_SERVERS=ringloop,tokio,monoio,uring \
+             cargo bench --bench echo; done"
+        );
+    }
     let rounds: usize = sys::env_or("RINGLOOP_BENCH_ROUNDS", 3);
     let secs: f64 = sys::env_or("RINGLOOP_BENCH_SECS", 2.0);
     let warmup_ms: u64 = sys::env_or("RINGLOOP_BENCH_WARMUP_MS", 500);

@@ -12,30 +12,34 @@ pub const BUF_SIZE: usize = 16 * 1024;
 /// closed, on a runtime made by `builder` (the A/B kinds change its settings).
 pub fn serve(listener: std::net::TcpListener, conns: Option<usize>, builder: &ringloop::Builder) {
     let rt = builder.build().unwrap_or_else(|e| panic!("{e}"));
-    rt.block_on(async move {
-        let listener = TcpListener::from_std(listener);
-        let mut incoming = listener.incoming();
-        let mut handles = Vec::new();
-        let mut accepted = 0;
-        while accepted < conns.unwrap_or(usize::MAX) {
-            let stream = match incoming.next().await {
-                Some(Ok(stream)) => stream,
-                Some(Err(e)) => {
-                    eprintln!("ringloop server: accept failed: {e}");
-                    continue;
-                }
-                None => break,
-            };
-            accepted += 1;
-            let handle = ringloop::spawn(echo_connection(stream));
-            if conns.is_some() {
-                handles.push(handle);
+    rt.block_on(accept_loop(listener, conns));
+}
+
+/// Serves `listener` on the current runtime, one task per connection, until
+/// `conns` connections were accepted and closed (or forever).
+pub async fn accept_loop(listener: std::net::TcpListener, conns: Option<usize>) {
+    let listener = TcpListener::from_std(listener);
+    let mut incoming = listener.incoming();
+    let mut handles = Vec::new();
+    let mut accepted = 0;
+    while accepted < conns.unwrap_or(usize::MAX) {
+        let stream = match incoming.next().await {
+            Some(Ok(stream)) => stream,
+            Some(Err(e)) => {
+                eprintln!("ringloop server: accept failed: {e}");
+                continue;
             }
+            None => break,
+        };
+        accepted += 1;
+        let handle = ringloop::spawn(echo_connection(stream));
+        if conns.is_some() {
+            handles.push(handle);
         }
-        for handle in handles {
-            let _ = handle.await;
-        }
-    });
+    }
+    for handle in handles {
+        let _ = handle.await;
+    }
 }
 
 /// Echoes everything received on `stream` until the peer closes it.

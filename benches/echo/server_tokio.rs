@@ -36,3 +36,25 @@ async fn echo_connection(mut stream: tokio::net::TcpStream) {
         }
     }
 }
+
+/// Serves until killed on tokio's multi_thread runtime with `workers`
+/// worker threads.
+pub fn serve_multi(listener: TcpListener, workers: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_io()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async move {
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::task::spawn(echo_connection(stream));
+        }
+    });
+}
