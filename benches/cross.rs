@@ -7,8 +7,8 @@
 //! `RINGLOOP_BENCH_PINGS` (default 200000 round trips per run). Reports
 //! round trips per second, the mean round trip, and the CPU time of the
 //! whole process per round trip (both threads). Target: ringloop at least
-//! as fast as tokio. Wakes between runtimes use each runtime's eventfd
-//! (IORING_OP_MSG_RING is not used yet).
+//! as fast as tokio. Wakes between runtimes are MSG_RING CQEs (and the
+//! receiving runtime's eventfd in `ringloop-mpsc-eventfd`).
 
 #[path = "common/sys.rs"]
 #[allow(dead_code)]
@@ -16,7 +16,12 @@ mod sys;
 
 use std::time::{Duration, Instant};
 
-const KINDS: [&str; 3] = ["ringloop-mpsc", "ringloop-handle", "tokio-mpsc"];
+const KINDS: [&str; 4] = [
+    "ringloop-mpsc",
+    "ringloop-mpsc-eventfd",
+    "ringloop-handle",
+    "tokio-mpsc",
+];
 
 /// CPU time of this whole process (all threads).
 fn process_cpu() -> Duration {
@@ -34,7 +39,8 @@ fn run(kind: &str, pings: u32) -> (Duration, Duration) {
     let cpu = process_cpu();
     let start = Instant::now();
     match kind {
-        "ringloop-mpsc" => ringloop_mpsc(pings),
+        "ringloop-mpsc" => ringloop_mpsc(pings, true),
+        "ringloop-mpsc-eventfd" => ringloop_mpsc(pings, false),
         "ringloop-handle" => ringloop_handle(pings),
         "tokio-mpsc" => tokio_mpsc(pings),
         other => panic!("unknown kind {other}"),
@@ -42,18 +48,26 @@ fn run(kind: &str, pings: u32) -> (Duration, Duration) {
     (start.elapsed(), process_cpu() - cpu)
 }
 
-fn ringloop_mpsc(pings: u32) {
+/// A runtime whose wakes from other runtimes come by MSG_RING or eventfd.
+fn runtime(msg_ring: bool) -> ringloop::Runtime {
+    ringloop::Runtime::builder()
+        .msg_ring(msg_ring)
+        .build()
+        .expect("runtime")
+}
+
+fn ringloop_mpsc(pings: u32, msg_ring: bool) {
     use ringloop::sync::mpsc;
     let (to_b, mut from_a) = mpsc::channel::<u32>(1);
     let (to_a, mut from_b) = mpsc::channel::<u32>(1);
     let b = std::thread::spawn(move || {
-        ringloop::run(async move {
+        runtime(msg_ring).block_on(async move {
             while let Some(v) = from_a.recv().await {
                 to_a.send(v + 1).await.unwrap();
             }
         })
     });
-    ringloop::run(async move {
+    runtime(msg_ring).block_on(async move {
         for i in 0..pings {
             to_b.send(i).await.unwrap();
             assert_eq!(from_b.recv().await, Some(i + 1));

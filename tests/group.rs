@@ -377,3 +377,38 @@ mod props {
         }
     }
 }
+
+#[test]
+fn a_wake_sent_just_before_block_on_returns_is_not_lost() {
+    // Runtime A's last act sends a value and returns from block_on: the
+    // MSG_RING that wakes B must still leave A's ring, though A never
+    // turns again (it stays alive, idle, until the end of the test).
+    for msg_ring in [true, false] {
+        let (tx, mut rx) = mpsc::channel::<u32>(1);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let b = std::thread::spawn(move || {
+            Runtime::builder()
+                .msg_ring(msg_ring)
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    ready_tx.send(()).unwrap();
+                    // A lost wake-up leaves B asleep until this guard's
+                    // timer, 3 s on; delivered, the value comes within
+                    // microseconds.
+                    let start = std::time::Instant::now();
+                    let got = ringloop::time::timeout(Duration::from_secs(3), rx.recv()).await;
+                    (got, start.elapsed() < Duration::from_secs(2))
+                })
+        });
+        ready_rx.recv().unwrap();
+        // Give B time to go to sleep in its ring.
+        std::thread::sleep(Duration::from_millis(50));
+        let a = Runtime::builder().msg_ring(msg_ring).build().unwrap();
+        a.block_on(async { tx.send(7).await.unwrap() });
+        let (got, woken) = b.join().unwrap();
+        assert_eq!(got, Ok(Some(7)), "msg_ring {msg_ring}");
+        assert!(woken, "msg_ring {msg_ring}: B slept until its guard timer");
+        drop(a);
+    }
+}

@@ -133,3 +133,17 @@ impl Drop for EnterGuard {
         let _cur = CURRENT.try_with(|c| std::mem::replace(&mut *c.borrow_mut(), prev));
     }
 }
+
+/// Wakes the runtime whose ring is `target` (and whose shared state is
+/// `shared`) with a MSG_RING from this thread's runtime, if this thread runs
+/// one that can send it; false otherwise (the caller writes the eventfd).
+pub(crate) fn msg_ring_wake(
+    target: std::os::fd::RawFd,
+    shared: &std::sync::Arc<crate::task::waker::Shared>,
+) -> bool {
+    with_core(|core| match core.driver.try_borrow_mut() {
+        Ok(mut driver) => driver.msg_ring(target, crate::op::ring_wake_orphan(shared.clone())),
+        Err(_) => false,
+    })
+    .unwrap_or(false)
+}

@@ -121,6 +121,10 @@ impl Core {
         loop {
             if self.main_woken.replace(false) {
                 if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    // Ops pushed but not submitted, such as a MSG_RING that
+                    // wakes another runtime, must not wait for this
+                    // runtime's next block_on.
+                    self.driver.borrow_mut().submit_pending();
                     return out;
                 }
             }

@@ -119,6 +119,7 @@ pub struct Builder {
     driver: Option<DriverChoice>,
     /// Runtimes of `run_per_thread` (0: one per CPU the process may use).
     threads: usize,
+    msg_ring: bool,
     pin_to_cores: bool,
 }
 
@@ -145,6 +146,7 @@ impl Builder {
             driver: None,
             threads: 0,
             pin_to_cores: false,
+            msg_ring: true,
             unhandled_panic: UnhandledPanic::Report,
             max_blocking_threads: default_blocking_threads(),
             blocking_keep_alive: Duration::from_secs(10),
@@ -207,6 +209,15 @@ impl Builder {
     /// How many task polls run before the ring is checked again (default 61).
     pub fn event_interval(&mut self, polls: u32) -> &mut Self {
         self.event_interval = polls.max(1);
+        self
+    }
+
+    /// Whether other runtimes wake this one by posting a CQE to its ring
+    /// with IORING_OP_MSG_RING (on by default where the kernel has it:
+    /// [`Features::msg_ring`]), instead of writing its eventfd. Plain
+    /// threads always use the eventfd.
+    pub fn msg_ring(&mut self, on: bool) -> &mut Self {
+        self.msg_ring = on;
         self
     }
 
@@ -318,6 +329,7 @@ impl Builder {
             register_ring_fd: self.register_ring_fd,
             fixed_files: self.fixed_files,
             batch_wait: self.batch_wait,
+            msg_ring: self.msg_ring,
         };
         let driver = Driver::new(&opts, &wake_fd, choice)?;
         let debug = self.debug.unwrap_or_else(|| {
@@ -338,6 +350,7 @@ impl Builder {
             blocking_keep_alive: self.blocking_keep_alive,
         };
         let shared = Arc::new(crate::task::waker::Shared::new(wake_fd));
+        shared.set_ring_fd(driver.msg_ring_target());
         Ok(Runtime {
             core: Rc::new(Core::new(driver, shared, config)),
         })

@@ -31,6 +31,10 @@ const CANCEL_TAG: u64 = u64::MAX;
 const WAKE_TAG: u64 = u64::MAX - 1;
 /// `user_data` of the timeout that bounds each wait during shutdown.
 const SHUTDOWN_TIMER_TAG: u64 = u64::MAX - 2;
+/// `user_data` of the CQE another runtime's MSG_RING posts to wake this
+/// ring; it only ends the wait (the executor drains its remote list every
+/// turn).
+const MSG_WAKE_TAG: u64 = u64::MAX - 3;
 
 /// How long shutdown waits for cancelled ops to post their CQEs before it
 /// leaks their resources instead (the kernel may still write into them).
@@ -131,6 +135,7 @@ impl Driver {
         let fixed = fixed::FixedFiles::new(&ring, ring_id, opts.fixed_files);
         features.fixed_files = fixed.as_ref().map_or(0, |f| f.slots());
         features.min_timeout = ring.params().is_feature_min_timeout();
+        features.msg_ring &= opts.msg_ring;
         let batch_wait_usec = if features.min_timeout {
             u32::try_from(opts.batch_wait.as_micros()).unwrap_or(u32::MAX)
         } else {
@@ -174,6 +179,26 @@ impl Driver {
             batch_wait_usec: 0,
             enter_failed: false,
         }
+    }
+
+    /// The ring's fd, for other runtimes' MSG_RING wakes; `None` without a
+    /// ring or MSG_RING.
+    pub(crate) fn msg_ring_target(&self) -> Option<std::os::fd::RawFd> {
+        let ring = self.ring.as_ref()?;
+        self.features.msg_ring.then(|| ring.as_raw_fd())
+    }
+
+    /// Queues a MSG_RING that posts a wake-up CQE to the ring `target`;
+    /// `orphan` gets this ring's own CQE for it (and falls back to the
+    /// eventfd if it failed). False, with nothing queued, if this ring
+    /// cannot send one.
+    pub(crate) fn msg_ring(&mut self, target: std::os::fd::RawFd, orphan: Box<dyn Orphan>) -> bool {
+        if self.ring.is_none() || !self.features.msg_ring {
+            return false;
+        }
+        let entry = opcode::MsgRingData::new(types::Fd(target), 0, MSG_WAKE_TAG, None).build();
+        // SAFETY: MSG_RING carries no pointers; the target fd is only named.
+        unsafe { self.submit(entry, Lifecycle::Ignored(orphan), false) }.is_ok()
     }
 
     /// Whether the driver still runs (the runtime has not shut down).
@@ -312,6 +337,18 @@ impl Driver {
                 Err(e) if is_transient(&e) => self.reap(),
                 Err(e) => panic!("ringloop: io_uring_enter failed while submitting: {e}"),
             }
+        }
+    }
+
+    /// Submits what is queued in the SQ, without waiting (the loop is about
+    /// to stop turning). The epoll fallback has nothing that needs it.
+    pub(crate) fn submit_pending(&mut self) {
+        if self
+            .ring
+            .as_mut()
+            .is_some_and(|r| !r.submission().is_empty())
+        {
+            self.flush();
         }
     }
 
@@ -730,7 +767,7 @@ fn complete(
     flags: u32,
 ) {
     match user_data {
-        CANCEL_TAG | SHUTDOWN_TIMER_TAG => return,
+        CANCEL_TAG | SHUTDOWN_TIMER_TAG | MSG_WAKE_TAG => return,
         // The executor drains the remote queue every turn; the CQE only
         // had to end the wait.
         WAKE_TAG => {

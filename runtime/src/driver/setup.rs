@@ -75,6 +75,10 @@ pub struct Features {
     /// 5.19; 0 = none). Sockets of `ringloop-net` take a slot while one is
     /// free, and their ops skip the kernel's per-op file lookup.
     pub fixed_files: u32,
+    /// IORING_OP_MSG_RING (5.18): a runtime wakes another runtime's ring by
+    /// posting a CQE to it from its own ring, instead of writing the other
+    /// runtime's eventfd ([`Builder::msg_ring`](crate::Builder::msg_ring)).
+    pub msg_ring: bool,
     /// IORING_FEAT_MIN_TIMEOUT (6.12): a wait can gather completions for a
     /// minimum time before waking ([`Builder::batch_wait`](crate::Builder::batch_wait)).
     pub min_timeout: bool,
@@ -89,6 +93,7 @@ pub(crate) struct SetupOptions {
     pub register_ring_fd: bool,
     pub fixed_files: u32,
     pub batch_wait: std::time::Duration,
+    pub msg_ring: bool,
 }
 
 /// Builds the ring, dropping optional flags the kernel rejects (EINVAL) one
@@ -178,6 +183,7 @@ fn probe(ring: &IoUring, features: &mut Features) -> io::Result<()> {
     features.multishot_accept = probe.is_supported(opcode::Socket::CODE);
     features.recv_poll_first = features.multishot_accept;
     features.multishot_recv = probe.is_supported(opcode::SendZc::CODE);
+    features.msg_ring = probe.is_supported(opcode::MsgRingData::CODE);
     Ok(())
 }
 
@@ -380,6 +386,7 @@ mod tests {
             register_ring_fd: true,
             fixed_files: 0,
             batch_wait: std::time::Duration::ZERO,
+            msg_ring: true,
         };
         let (_ring, f) = build_ring(&opts).expect("this machine has io_uring");
         assert!(f.nodrop);

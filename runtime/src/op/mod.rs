@@ -89,6 +89,26 @@ fn polling_task(waker: &std::task::Waker, ring: u64) -> Option<(usize, u64)> {
     }
 }
 
+/// The CQE of a MSG_RING that wakes another runtime: if it failed (that
+/// ring is gone, or refused it), the wake-up goes through the eventfd.
+struct RingWake(std::sync::Arc<crate::task::waker::Shared>);
+
+impl Completable for RingWake {
+    type Output = ();
+    fn complete(self, cqe: CqeResult) {
+        if cqe.result.is_err() {
+            self.0.signal();
+        }
+    }
+}
+
+/// The driver-owned completion of a MSG_RING wake of `shared`'s runtime.
+pub(crate) fn ring_wake_orphan(
+    shared: std::sync::Arc<crate::task::waker::Shared>,
+) -> Box<dyn Orphan> {
+    Box::new(Orphaned(RingWake(shared)))
+}
+
 /// The error of an op built on one runtime and first polled on another,
 /// when its SQE names the first runtime's registered-file slot.
 fn foreign_slot_error() -> io::Error {

@@ -3,7 +3,7 @@
 
 use crate::context;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     /// answered by draining `remote`; saves redundant eventfd writes.
     notified: AtomicBool,
     wake_fd: OwnedFd,
+    /// The runtime's ring fd while another runtime may wake it with
+    /// MSG_RING (-1: use the eventfd).
+    ring_fd: AtomicI32,
 }
 
 impl Shared {
@@ -48,20 +51,43 @@ impl Shared {
             remote: Mutex::new(Some(Vec::new())),
             notified: AtomicBool::new(false),
             wake_fd,
+            ring_fd: AtomicI32::new(-1),
         }
+    }
+
+    /// Lets other runtimes wake this one through `ring_fd` with MSG_RING
+    /// (`None`: through the eventfd only, as at shutdown).
+    pub(crate) fn set_ring_fd(&self, ring_fd: Option<std::os::fd::RawFd>) {
+        self.ring_fd.store(ring_fd.unwrap_or(-1), Ordering::Release);
+    }
+
+    /// Wakes the loop through its eventfd.
+    pub(crate) fn signal(&self) {
+        crate::sys::eventfd_signal(&self.wake_fd);
     }
 
     /// Hands `work` to the loop and wakes it; gives the work back if the
     /// runtime has shut down (nobody would run it).
-    pub(crate) fn send_remote(&self, work: Remote) -> Result<(), Remote> {
+    pub(crate) fn send_remote(self: &Arc<Self>, work: Remote) -> Result<(), Remote> {
         match &mut *self.remote.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(list) => list.push(work),
             None => return Err(work),
         }
         if !self.notified.swap(true, Ordering::AcqRel) {
-            crate::sys::eventfd_signal(&self.wake_fd);
+            self.notify();
         }
         Ok(())
+    }
+
+    /// Wakes the loop: from another ringloop runtime with MSG_RING where
+    /// both rings can (no syscall here: the sender's next enter carries
+    /// it), else through the eventfd.
+    fn notify(self: &Arc<Self>) {
+        let target = self.ring_fd.load(Ordering::Acquire);
+        if target >= 0 && crate::context::msg_ring_wake(target, self) {
+            return;
+        }
+        self.signal();
     }
 
     /// Whether the runtime has shut down.
@@ -83,6 +109,9 @@ impl Shared {
 
     /// At shutdown: drops the wake-ups not yet drained and ignores later ones.
     pub(crate) fn close(&self) {
+        // Wakes from now on (there should be none) use the eventfd, which
+        // outlives the ring.
+        self.set_ring_fd(None);
         let left = self.remote.lock().unwrap_or_else(|p| p.into_inner()).take();
         drop(left);
     }
