@@ -87,10 +87,42 @@ impl SharedFd {
         (ring == crate::context::ring_id()).then_some((fixed.slot, ring))
     }
 
+    /// What an SQE for a custom op on this fd should name: the fd's
+    /// registered-file slot (with IOSQE_FIXED_FILE) when it holds one in
+    /// the current runtime's table, else its fd number. Build the entry on
+    /// [`SqeTarget::fd`], add [`SqeTarget::flags`], and submit it with
+    /// [`Op::with_target`](crate::op::Op::with_target), which checks that
+    /// the runtime polling the op is the one whose slot it names.
+    ///
+    /// ```
+    /// use ringloop_runtime::op::{Completable, CqeResult, Op};
+    /// use ringloop_runtime::io_uring::opcode;
+    /// # use std::os::fd::OwnedFd;
+    /// struct Fsync(ringloop_runtime::fd::SharedFd);
+    /// impl Completable for Fsync {
+    ///     type Output = std::io::Result<u32>;
+    ///     fn complete(self, cqe: CqeResult) -> Self::Output { cqe.result }
+    /// }
+    /// ringloop_runtime::run(async {
+    ///     let file = std::fs::File::create(std::env::temp_dir().join("ringloop-sqe-target")).unwrap();
+    ///     let fd = ringloop_runtime::fd::SharedFd::new(OwnedFd::from(file));
+    ///     fd.register();
+    ///     let target = fd.sqe_target();
+    ///     let entry = opcode::Fsync::new(target.fd()).build().flags(target.flags());
+    ///     // SAFETY: FSYNC carries no pointers; the op keeps the fd open.
+    ///     let res = unsafe { Op::with_target(Fsync(fd.clone()), entry, &target) }.await;
+    ///     assert!(res.is_ok());
+    /// });
+    /// ```
+    pub fn sqe_target(&self) -> SqeTarget {
+        let (raw, flags, ring) = self.target_parts();
+        SqeTarget { raw, flags, ring }
+    }
+
     /// What an SQE on this fd names: the fixed slot with IOSQE_FIXED_FILE
     /// and the slot's ring, or the fd number, no flag and ring 0.
     #[inline]
-    pub(crate) fn sqe_target(&self) -> (RawFd, squeue::Flags, u64) {
+    pub(crate) fn target_parts(&self) -> (RawFd, squeue::Flags, u64) {
         match self.fixed_slot() {
             // Slots are below the table size, itself capped by RLIMIT_NOFILE.
             Some((slot, ring)) => (slot as RawFd, squeue::Flags::FIXED_FILE, ring),
@@ -104,6 +136,36 @@ impl SharedFd {
         Rc::try_unwrap(self.0)
             .map(|inner| inner.fd)
             .map_err(SharedFd)
+    }
+}
+
+/// What an SQE on a [`SharedFd`] names ([`SharedFd::sqe_target`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SqeTarget {
+    raw: RawFd,
+    flags: squeue::Flags,
+    ring: u64,
+}
+
+impl SqeTarget {
+    /// The SQE's fd field: the registered-file slot or the fd number.
+    pub fn fd(&self) -> io_uring::types::Fd {
+        io_uring::types::Fd(self.raw)
+    }
+
+    /// Flags the entry needs: IOSQE_FIXED_FILE for a slot, none otherwise.
+    pub fn flags(&self) -> squeue::Flags {
+        self.flags
+    }
+
+    /// Whether it names a registered-file slot.
+    pub fn is_fixed(&self) -> bool {
+        self.ring != 0
+    }
+
+    /// The id of the ring whose slot it names (0: an fd number).
+    pub(crate) fn ring(&self) -> u64 {
+        self.ring
     }
 }
 
@@ -144,7 +206,7 @@ impl AsFd for SharedFd {
 /// submit-time check.
 macro_rules! sqe_for {
     ($fd:expr, |$t:ident| $build:expr) => {{
-        let (raw, flags, ring) = $crate::fd::SharedFd::sqe_target($fd);
+        let (raw, flags, ring) = $crate::fd::SharedFd::target_parts($fd);
         let $t = io_uring::types::Fd(raw);
         (($build).flags(flags), ring)
     }};

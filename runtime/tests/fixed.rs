@@ -169,3 +169,48 @@ fn ring() -> ringloop_runtime::Builder {
     b.driver(ringloop_runtime::Driver::IoUring);
     b
 }
+
+/// A caller's own POLL_ADD.
+struct Poll(SharedFd);
+
+impl ringloop_runtime::op::Completable for Poll {
+    type Output = std::io::Result<u32>;
+    fn complete(self, cqe: ringloop_runtime::op::CqeResult) -> Self::Output {
+        cqe.result
+    }
+}
+
+#[test]
+fn custom_ops_name_the_slot_through_sqe_target_and_only_on_its_runtime() {
+    let rt = ring().build().unwrap();
+    let (r1, mut w1) = std::io::pipe().unwrap();
+    let (r2, _w2) = std::io::pipe().unwrap();
+    let fd = SharedFd::new(OwnedFd::from(r1));
+    w1.write_all(b"x").unwrap();
+    let poll = |fd: &SharedFd| {
+        let target = fd.sqe_target();
+        let entry =
+            ringloop_runtime::io_uring::opcode::PollAdd::new(target.fd(), libc::POLLIN as u32)
+                .build()
+                .flags(target.flags());
+        // SAFETY: POLL_ADD carries no pointers; the op keeps the fd open.
+        unsafe { ringloop_runtime::op::Op::with_target(Poll(fd.clone()), entry, &target) }
+    };
+    let target_was_fixed = rt.block_on(async {
+        assert!(fd.register());
+        // The number now names an empty pipe: only the slot is readable.
+        // SAFETY: as in ops_name_the_registered_slot_not_the_fd_number.
+        let rc = unsafe { libc::dup2(r2.as_raw_fd(), fd.as_raw_fd()) };
+        assert_eq!(rc, fd.as_raw_fd());
+        let ready = poll(&fd).await.unwrap();
+        assert_ne!(ready & libc::POLLIN as u32, 0);
+        fd.sqe_target().is_fixed()
+    });
+    assert!(target_was_fixed);
+    // Built on the first runtime, polled on another: refused, never the
+    // other runtime's slot.
+    let op = rt.block_on(async { poll(&fd) });
+    let other = ring().build().unwrap();
+    let err = other.block_on(op).unwrap_err();
+    assert!(err.to_string().contains("another runtime"), "{err}");
+}

@@ -208,6 +208,24 @@ impl<T: Completable> Op<T> {
         unsafe { Op::new_on(data, entry, CUSTOM) }
     }
 
+    /// As [`Op::new`], for an entry built on a [`SharedFd::sqe_target`]
+    /// (its fd and flags): the op fails with an error, instead of naming
+    /// another runtime's registered file, if a runtime other than the one
+    /// whose slot the target names polls it.
+    ///
+    /// # Safety
+    /// As for [`Op::new`].
+    ///
+    /// [`SharedFd::sqe_target`]: crate::fd::SharedFd::sqe_target
+    pub unsafe fn with_target(
+        data: T,
+        entry: io_uring::squeue::Entry,
+        target: &crate::fd::SqeTarget,
+    ) -> Op<T> {
+        // SAFETY: forwarded.
+        unsafe { Op::new_on(data, entry, target.ring() | CUSTOM) }
+    }
+
     /// As [`Op::new`], for an entry built by `fd::sqe_for!`: `ring` is the
     /// ring whose fixed slot it names, or 0.
     ///
