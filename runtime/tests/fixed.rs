@@ -171,7 +171,9 @@ fn ring() -> ringloop_runtime::Builder {
 }
 
 /// A caller's own POLL_ADD.
-struct Poll(SharedFd);
+struct Poll {
+    _fd: SharedFd,
+}
 
 impl ringloop_runtime::op::Completable for Poll {
     type Output = std::io::Result<u32>;
@@ -194,7 +196,7 @@ fn custom_ops_name_the_slot_through_sqe_target_and_only_on_its_runtime() {
                 .build()
                 .flags(target.flags());
         // SAFETY: POLL_ADD carries no pointers; the op keeps the fd open.
-        unsafe { ringloop_runtime::op::Op::with_target(Poll(fd.clone()), entry, &target) }
+        unsafe { ringloop_runtime::op::Op::with_target(Poll { _fd: fd.clone() }, entry, &target) }
     };
     let target_was_fixed = rt.block_on(async {
         assert!(fd.register());
@@ -209,7 +211,8 @@ fn custom_ops_name_the_slot_through_sqe_target_and_only_on_its_runtime() {
     assert!(target_was_fixed);
     // Built on the first runtime, polled on another: refused, never the
     // other runtime's slot.
-    let op = rt.block_on(async { poll(&fd) });
+    // (Made inside the first runtime, where the target is its slot.)
+    let op = rt.block_on(async { Some(poll(&fd)) }).unwrap();
     let other = ring().build().unwrap();
     let err = other.block_on(op).unwrap_err();
     assert!(err.to_string().contains("another runtime"), "{err}");
