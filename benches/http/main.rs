@@ -15,6 +15,8 @@
 //! interrupts, hypervisor steal) is repeated, up to this many times, and the
 //! least disturbed attempt is kept (the `noise` column).
 //! Targets: ringloop CPU per request <= 1.00 x tokio, on either driver.
+//! `RINGLOOP_BENCH_THREADS=N` serves the port from N pinned ringloop
+//! runtimes (`--server ringloop ADDR` or `ringloop-epoll` only).
 
 #[path = "../common/floor.rs"]
 mod floor;
@@ -65,9 +67,30 @@ fn main() {
             eprintln!("http bench: --server needs KIND ({KINDS:?}) and ADDR");
             std::process::exit(2);
         };
-        sys::pin_to_core(0);
         let listener = sys::listen(addr).unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
         sys::announce(&listener).expect("stdout");
+        let threads: usize = sys::env_or("RINGLOOP_BENCH_THREADS", 1);
+        if threads > 1 {
+            // One port served by N runtimes (the ringloop kinds only).
+            let listeners = sys::listeners(listener, threads)
+                .unwrap_or_else(|e| panic!("cannot add listeners: {e}"));
+            let mut builder = ringloop::Builder::new();
+            match kind.as_str() {
+                "ringloop" => {}
+                "ringloop-epoll" => {
+                    builder.driver(ringloop::Driver::Epoll);
+                }
+                other => {
+                    eprintln!(
+                        "http bench: {other:?} has no multi-core mode (RINGLOOP_BENCH_THREADS > 1)"
+                    );
+                    std::process::exit(2);
+                }
+            }
+            servers::serve_ringloop_threads(listeners, &mut builder);
+            return;
+        }
+        sys::pin_to_core(0);
         match kind.as_str() {
             "ringloop" => servers::serve_ringloop(listener, &ringloop::Builder::new()),
             "ringloop-epoll" => servers::serve_ringloop(

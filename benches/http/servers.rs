@@ -39,15 +39,35 @@ pub fn take_requests(buf: &mut [u8], filled: &mut usize) -> Option<usize> {
 /// runtime made by `builder`.
 pub fn serve_ringloop(listener: TcpListener, builder: &ringloop::Builder) {
     let rt = builder.build().unwrap_or_else(|e| panic!("{e}"));
-    rt.block_on(async move {
-        let listener = ringloop::net::TcpListener::from_std(listener);
-        let mut incoming = listener.incoming();
-        while let Some(stream) = incoming.next().await {
-            if let Ok(stream) = stream {
-                drop(ringloop::spawn(ringloop_connection(stream)));
-            }
+    rt.block_on(ringloop_accept_loop(listener));
+}
+
+/// Serves `listeners` (SO_REUSEPORT, one per thread) from as many pinned
+/// runtimes of `builder`'s settings, until killed.
+pub fn serve_ringloop_threads(listeners: Vec<TcpListener>, builder: &mut ringloop::Builder) {
+    let threads = listeners.len();
+    let listeners = std::sync::Mutex::new(listeners.into_iter().map(Some).collect::<Vec<_>>());
+    builder
+        .threads(threads)
+        .pin_to_cores(true)
+        .run_per_thread(|| {
+            let listener = listeners.lock().unwrap()[ringloop::thread_index()]
+                .take()
+                .expect("one listener per thread");
+            ringloop_accept_loop(listener)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Accepts on `listener`, one task per connection, forever.
+async fn ringloop_accept_loop(listener: TcpListener) {
+    let listener = ringloop::net::TcpListener::from_std(listener);
+    let mut incoming = listener.incoming();
+    while let Some(stream) = incoming.next().await {
+        if let Ok(stream) = stream {
+            drop(ringloop::spawn(ringloop_connection(stream)));
         }
-    });
+    }
 }
 
 /// One keep-alive connection on a `TcpStream`.
