@@ -49,15 +49,19 @@ fn start_example(name: &str) -> Option<(ServerProcess, u16, BufReader<std::proce
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
+    let port = serving_port(&mut out);
+    Some((ServerProcess(child), port, out))
+}
+
+/// The port of the "Serving on ADDR" line an example prints first.
+fn serving_port(out: &mut impl BufRead) -> u16 {
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
-    let port = line
-        .trim()
+    line.trim()
         .rsplit(':')
         .next()
         .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("expected \"Serving on ADDR\", got {line:?}"));
-    Some((ServerProcess(child), port, out))
+        .unwrap_or_else(|| panic!("expected \"Serving on ADDR\", got {line:?}"))
 }
 
 /// An in-process echo server on its own thread, for when the example
@@ -324,14 +328,7 @@ fn echo_server_serves_byte_exact_where_a_seccomp_filter_blocks_io_uring() {
     let mut child = ServerProcess(cmd.spawn().unwrap());
     let mut out = BufReader::new(child.0.stdout.take().unwrap());
     let mut err = BufReader::new(child.0.stderr.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let port: u16 = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("expected \"Serving on ADDR\", got {line:?}"));
+    let port = serving_port(&mut out);
     // Debug mode says once, at start, which driver runs and why.
     let mut driver = String::new();
     err.read_line(&mut driver).unwrap();
@@ -381,14 +378,7 @@ fn echo_server_with_two_runtimes_serves_byte_exact_under_load() {
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let _server = ServerProcess(child);
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let port: u16 = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("expected \"Serving on ADDR\", got {line:?}"));
+    let port = serving_port(&mut out);
     // 64 clients at once, 256 KiB each in 4 KiB round trips: the kernel
     // spreads them over both runtimes' listeners.
     let clients: Vec<_> = (0..64u32)

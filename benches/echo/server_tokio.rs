@@ -9,18 +9,21 @@ pub fn serve(listener: TcpListener) {
         .enable_io()
         .build()
         .expect("tokio runtime");
-    rt.block_on(async move {
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::task::spawn(echo_connection(stream));
-        }
-    });
+    rt.block_on(accept_loop(listener));
+}
+
+/// Accepts on `listener` forever, one task per connection.
+async fn accept_loop(listener: TcpListener) {
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::task::spawn(echo_connection(stream));
+    }
 }
 
 async fn echo_connection(mut stream: tokio::net::TcpStream) {
@@ -45,16 +48,5 @@ pub fn serve_multi(listener: TcpListener, workers: usize) {
         .enable_io()
         .build()
         .expect("tokio runtime");
-    rt.block_on(async move {
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::task::spawn(echo_connection(stream));
-        }
-    });
+    rt.block_on(accept_loop(listener));
 }
