@@ -412,3 +412,87 @@ fn a_wake_sent_just_before_block_on_returns_is_not_lost() {
         drop(a);
     }
 }
+
+/// Pins the calling thread to `cpu`.
+fn pin(cpu: usize) {
+    // SAFETY: as in `my_cpus`; sched_setaffinity only reads the set.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+            0
+        );
+    }
+}
+
+#[test]
+fn steer_by_cpu_sends_each_connection_to_the_runtime_on_its_cpu() {
+    use ringloop::net::{ListenOptions, TcpListener};
+    let cpus = my_cpus();
+    if cpus.len() < 2 {
+        eprintln!("skipped: needs two CPUs");
+        return;
+    }
+    // On loopback the SYN is handled on the connecting thread's CPU, so a
+    // client pinned to the CPU of runtime i must reach runtime i.
+    const PER_CPU: usize = 8;
+    let (port_tx, port_rx) = std::sync::mpsc::channel::<u16>();
+    let (main_tx, main_rx) = std::sync::mpsc::channel::<u16>();
+    let port_rx = std::sync::Mutex::new(port_rx);
+    let (accepted_tx, mut accepted_rx) = mpsc::unbounded::<usize>();
+    let server = std::thread::spawn(move || {
+        Runtime::builder()
+            .threads(2)
+            .pin_to_cores(true)
+            .run_per_thread(|| {
+                let me = thread_index();
+                // Thread 0 listens first, then tells thread 1 the port, so
+                // the group's order is the threads' order.
+                let port = if me == 0 {
+                    0
+                } else {
+                    port_rx.lock().unwrap().recv().unwrap()
+                };
+                let opts = ListenOptions::new().steer_by_cpu(true);
+                let listener = TcpListener::bind_with(("127.0.0.1", port), &opts).unwrap();
+                let bound = listener.local_addr().unwrap().port();
+                if me == 0 {
+                    port_tx.send(bound).unwrap();
+                } else {
+                    main_tx.send(bound).unwrap();
+                }
+                let accepted_tx = accepted_tx.clone();
+                async move {
+                    for _ in 0..PER_CPU {
+                        let _conn = listener.accept().await.unwrap();
+                        accepted_tx.send(me).await.unwrap();
+                    }
+                }
+            })
+            .unwrap();
+    });
+    // Both listen once thread 1 has reported its port.
+    let port = main_rx.recv().unwrap();
+    for (runtime, &cpu) in cpus.iter().take(2).enumerate() {
+        let got: Vec<usize> = std::thread::spawn(move || {
+            pin(cpu);
+            (0..PER_CPU)
+                .map(|_| {
+                    let _s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    std::thread::sleep(Duration::from_millis(1));
+                    0
+                })
+                .count()
+        })
+        .join()
+        .map(|n| {
+            (0..n)
+                .map(|_| accepted_rx.blocking_recv().unwrap())
+                .collect()
+        })
+        .unwrap();
+        assert_eq!(got, vec![runtime; PER_CPU], "clients on CPU {cpu}");
+    }
+    server.join().unwrap();
+}

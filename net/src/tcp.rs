@@ -22,6 +22,7 @@ use std::time::Duration;
 pub struct ListenOptions {
     backlog: i32,
     reuse_port: bool,
+    steer_by_cpu: bool,
     only_v6: Option<bool>,
     pub(crate) cleanup_socket: bool,
 }
@@ -39,6 +40,7 @@ impl ListenOptions {
         ListenOptions {
             backlog: 1024,
             reuse_port: false,
+            steer_by_cpu: false,
             only_v6: None,
             cleanup_socket: true,
         }
@@ -55,6 +57,27 @@ impl ListenOptions {
     /// the same address, and the kernel spreads connections among them.
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = on;
+        self
+    }
+
+    /// With SO_REUSEPORT (which it turns on), sends each new connection to
+    /// the listener of the group that was bound on the CPU that handled the
+    /// connection's SYN, instead of a hash of its addresses: for runtimes
+    /// pinned one per core (`Builder::pin_to_cores`), a connection is then
+    /// served on the core whose NIC queue received it, with no cache line
+    /// crossing cores. It helps where the NIC spreads flows over queues
+    /// tied to CPUs (RSS/RPS); on loopback the SYN is handled on the
+    /// connecting thread's CPU, so it only follows the clients.
+    ///
+    /// Each listener records the CPU its thread runs on when it starts
+    /// listening (`SO_ATTACH_REUSEPORT_CBPF` with a CPU -> listener table
+    /// for the group, rebuilt as listeners join); a CPU with no listener
+    /// falls back to the hash. If a listener of the group closes, the
+    /// kernel reorders the group and the table no longer matches it: close
+    /// them together.
+    pub fn steer_by_cpu(mut self, on: bool) -> Self {
+        self.steer_by_cpu = on;
+        self.reuse_port |= on;
         self
     }
 
@@ -80,12 +103,14 @@ impl ListenOptions {
     }
 
     /// Creates a socket of `ty`, applies the options, binds and listens.
+    /// With CPU steering, also returns the listener's membership of its
+    /// group's table, which the listener holds while it lives.
     pub(crate) fn listen(
         &self,
         domain: Domain,
         protocol: Option<Protocol>,
         addr: &SockAddr,
-    ) -> io::Result<Socket> {
+    ) -> io::Result<(Socket, Option<steer::Member>)> {
         let socket = Socket::new(domain, Type::STREAM, protocol)?;
         if domain != Domain::UNIX {
             socket.set_reuse_address(true)?;
@@ -97,8 +122,13 @@ impl ListenOptions {
             socket.set_only_v6(only)?;
         }
         socket.bind(addr)?;
-        socket.listen(self.backlog)?;
-        Ok(socket)
+        let member = if self.steer_by_cpu && domain != Domain::UNIX {
+            Some(steer::listen(&socket, self.backlog)?)
+        } else {
+            socket.listen(self.backlog)?;
+            None
+        };
+        Ok((socket, member))
     }
 }
 
@@ -123,6 +153,8 @@ impl ListenOptions {
 #[derive(Debug)]
 pub struct TcpListener {
     fd: SharedFd,
+    /// Its place in a CPU-steered group's table (`ListenOptions::steer_by_cpu`).
+    _steer: Option<steer::Member>,
 }
 
 impl TcpListener {
@@ -147,9 +179,10 @@ impl TcpListener {
         let mut last = None;
         for addr in addrs {
             match opts.listen(Domain::for_address(addr), Some(Protocol::TCP), &addr.into()) {
-                Ok(socket) => {
+                Ok((socket, member)) => {
                     return Ok(TcpListener {
                         fd: SharedFd::new(socket.into()),
+                        _steer: member,
                     })
                 }
                 Err(e) => last = Some(context(e, "could not listen on", addr)),
@@ -162,6 +195,7 @@ impl TcpListener {
     pub fn from_std(listener: std::net::TcpListener) -> TcpListener {
         TcpListener {
             fd: SharedFd::new(listener.into()),
+            _steer: None,
         }
     }
 
@@ -283,5 +317,76 @@ impl TcpStream {
     /// instead of a normal shutdown.
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
         self.core.sock().set_linger(linger)
+    }
+}
+
+/// The CPU -> listener tables of the SO_REUSEPORT groups this process
+/// steers by CPU (see [`ListenOptions::steer_by_cpu`]).
+mod steer {
+    use socket2::Socket;
+    use std::collections::HashMap;
+    use std::io;
+    use std::net::SocketAddr;
+    use std::os::fd::AsFd;
+    use std::sync::Mutex;
+
+    /// Per bound address, the CPU of each listener in the order they
+    /// started listening (the kernel's order of the group), and how many of
+    /// them are alive: when none is, the next listener starts a new group.
+    static GROUPS: Mutex<Option<HashMap<SocketAddr, Group>>> = Mutex::new(None);
+
+    #[derive(Default)]
+    struct Group {
+        cpus: Vec<u32>,
+        live: usize,
+    }
+
+    /// A listener's membership of its group; the last one dropped forgets
+    /// the group.
+    #[derive(Debug)]
+    pub(crate) struct Member(SocketAddr);
+
+    impl Drop for Member {
+        fn drop(&mut self) {
+            let mut groups = GROUPS.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(map) = groups.as_mut() {
+                if let Some(group) = map.get_mut(&self.0) {
+                    group.live -= 1;
+                    if group.live == 0 {
+                        map.remove(&self.0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Listens on `socket` and points the group's table at it for the CPU
+    /// this thread runs on. Under one lock, so the order recorded is the
+    /// order the kernel saw.
+    pub(super) fn listen(socket: &Socket, backlog: i32) -> io::Result<Member> {
+        let addr = socket
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::other("ringloop: CPU steering needs an IP socket"))?;
+        let cpu = ringloop_runtime::steer::current_cpu()? as u32;
+        let mut groups = GROUPS.lock().unwrap_or_else(|p| p.into_inner());
+        let group = groups
+            .get_or_insert_with(HashMap::new)
+            .entry(addr)
+            .or_default();
+        socket.listen(backlog)?;
+        group.cpus.push(cpu);
+        group.live += 1;
+        let member = Member(addr);
+        // The first listener on a CPU gets its connections.
+        let mut table: Vec<(u32, u32)> = Vec::with_capacity(group.cpus.len());
+        for (index, &c) in group.cpus.iter().enumerate() {
+            if !table.iter().any(|&(t, _)| t == c) {
+                table.push((c, index as u32));
+            }
+        }
+        drop(groups);
+        ringloop_runtime::steer::attach_cpu_steering(socket.as_fd(), &table)?;
+        Ok(member)
     }
 }

@@ -98,7 +98,7 @@ impl UnixListener {
     pub fn bind_with<P: AsRef<Path>>(path: P, opts: &ListenOptions) -> io::Result<UnixListener> {
         let path = path.as_ref();
         let addr = unix_addr(path)?;
-        let socket = opts
+        let (socket, _) = opts
             .listen(Domain::UNIX, None, &addr)
             .map_err(|e| context(e, "could not listen on", path.display()))?;
         let socket_file = SocketFile::for_bound(&addr, opts.cleanup_socket).map(Rc::new);

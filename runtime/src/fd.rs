@@ -103,7 +103,12 @@ impl SharedFd {
     ///     type Output = std::io::Result<u32>;
     ///     fn complete(self, cqe: CqeResult) -> Self::Output { cqe.result }
     /// }
-    /// ringloop_runtime::run(async {
+    /// // Custom SQEs need the ring (the epoll driver refuses them).
+    /// let rt = ringloop_runtime::Runtime::builder()
+    ///     .driver(ringloop_runtime::Driver::IoUring)
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
     ///     let file = std::fs::File::create(std::env::temp_dir().join("ringloop-sqe-target")).unwrap();
     ///     let fd = ringloop_runtime::fd::SharedFd::new(OwnedFd::from(file));
     ///     fd.register();

@@ -36,6 +36,7 @@ pub mod rlimit;
 mod runtime;
 pub mod scheduler;
 pub mod signal;
+pub mod steer;
 pub mod sync;
 mod sys;
 mod task;
