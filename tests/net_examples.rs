@@ -181,17 +181,8 @@ fn chat_broadcasts_lines_between_clients() {
         eprintln!("skipping: the chat example is not built (run the whole `cargo test`)");
         return;
     };
-    let connect = || {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        let mut welcome = String::new();
-        r.read_line(&mut welcome).unwrap();
-        assert!(welcome.starts_with("welcome"), "{welcome:?}");
-        (s, r)
-    };
-    let (mut alice, _alice_in) = connect();
-    let (_bob, mut bob_in) = connect();
+    let (mut alice, _alice_in) = chat_member(port);
+    let (_bob, mut bob_in) = chat_member(port);
     alice.write_all(b"hi everyone\n").unwrap();
     let mut line = String::new();
     loop {

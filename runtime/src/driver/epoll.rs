@@ -11,6 +11,9 @@
 //! not run removes it and completes it with `ECANCELED`; an op that ran has
 //! already completed, so no data is ever consumed by a cancelled op.
 //!
+//! Like mio, the fallback makes every fd it runs an op on non-blocking
+//! (O_NONBLOCK stays set if the fd is later taken out of the runtime).
+//!
 //! Only the opcodes the runtime's own builders use are carried out
 //! ([`Epoll::refusal`]); custom SQEs, multishot ops and provided buffers
 //! need a ring and are refused with an `Unsupported` error.
@@ -584,10 +587,9 @@ fn attempt(parked: &Parked) -> Attempt {
             Attempt::Done(res)
         }
     };
-    // SAFETY: the pointers and lengths of every call below come from an
-    // SQE pushed under the submit contract, which keeps the memory they
-    // name valid (and unaliased where the kernel would write) until the
-    // op's completion; the fd is kept open by the op.
+    // SAFETY: every pointer and length below comes from an SQE pushed under
+    // the submit contract: valid (and unaliased where written) until the
+    // op's completion, with its fd kept open by the op.
     unsafe {
         match sqe.opcode {
             c if c == opcode::Read::CODE => {
