@@ -15,6 +15,17 @@
 #[allow(dead_code)]
 mod sys;
 
+/// The echo bench's tokio server, the same code.
+#[path = "echo/server_tokio.rs"]
+#[allow(dead_code)]
+mod server_tokio;
+
+/// What `server_tokio` reads of the echo bench's ringloop server.
+mod server_ringloop {
+    /// Each connection's receive buffer (as in the echo bench).
+    pub const BUF_SIZE: usize = 16 * 1024;
+}
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -33,7 +44,7 @@ fn main() {
         sys::announce(&listener).expect("announce");
         match kind {
             "ringloop" => serve_ringloop(listener),
-            "tokio" => serve_tokio(listener),
+            "tokio" => server_tokio::serve(listener),
             other => panic!("unknown server kind {other:?}"),
         }
         return;
@@ -113,34 +124,5 @@ fn serve_ringloop(listener: std::net::TcpListener) {
             })
             .expect("server");
         server.serve_forever().await;
-    });
-}
-
-fn serve_tokio(listener: std::net::TcpListener) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(async move {
-        listener.set_nonblocking(true).expect("non-blocking");
-        let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::task::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                loop {
-                    let n = match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    if stream.write_all(&buf[..n]).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
     });
 }
