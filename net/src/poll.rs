@@ -195,29 +195,46 @@ impl PollStream {
 
 impl AsyncWrite for PollStream {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[io::IoSlice::new(data)])
+    }
+
+    /// Takes as much of `bufs`, in order, as fits in the write buffer:
+    /// one copy into it, then one send for all of them (hyper's headers and
+    /// body chunks go out together without hyper flattening them first).
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        // Progress first, so a finished send frees room and its error shows.
         let _ = this.poll_sends(cx);
         if let Some(e) = this.write_err.take() {
             return Poll::Ready(Err(e));
         }
-        if data.is_empty() {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
             return Poll::Ready(Ok(0));
         }
-        let room = WRITE_MAX.saturating_sub(this.wbuf.len());
+        let mut room = WRITE_MAX.saturating_sub(this.wbuf.len());
         if room == 0 {
-            // Full: the send in flight wakes this task when it completes.
             debug_assert!(this.write_op.is_some());
             return Poll::Pending;
         }
-        let n = room.min(data.len());
-        this.wbuf.extend_from_slice(&data[..n]);
+        let mut n = 0;
+        for b in bufs {
+            let take = room.min(b.len());
+            this.wbuf.extend_from_slice(&b[..take]);
+            n += take;
+            room -= take;
+            if room == 0 {
+                break;
+            }
+        }
         if this.write_op.is_none() {
-            // Start sending now; the registered waker of a later poll sees it through.
             let _ = this.poll_sends(cx);
         }
         Poll::Ready(Ok(n))

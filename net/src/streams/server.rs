@@ -175,13 +175,29 @@ impl Server {
         Ok(Server::start(
             listener.incoming(),
             Some(local),
-            handler,
-            |s: TcpStream| {
+            move |s: TcpStream| {
                 // Best effort: a connection reset already is reported by its first I/O.
                 let _ = s.set_nodelay(true);
-                s.into_split()
+                let (reader, writer) = s.into_split();
+                handler(reader, writer)
             },
         ))
+    }
+
+    /// Serves connections of an existing listener with a handler that
+    /// takes the whole [`TcpStream`] (for protocols with their own framing,
+    /// such as HTTP or TLS). The server tracks, closes and shuts down these
+    /// connections as it does those of [`from_listener`](Self::from_listener).
+    ///
+    /// # Panics
+    /// Outside a ringloop runtime (the accept loop is spawned at once).
+    pub fn from_listener_streams<H, F>(listener: TcpListener, handler: H) -> io::Result<Server>
+    where
+        H: Fn(TcpStream) -> F + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        let local = listener.local_addr()?;
+        Ok(Server::start(listener.incoming(), Some(local), handler))
     }
 
     /// Serves connections of an existing Unix listener; see
@@ -194,18 +210,30 @@ impl Server {
         H: Fn(Reader, Writer) -> F + 'static,
         F: Future<Output = ()> + 'static,
     {
-        Server::start(listener.incoming(), None, handler, UnixStream::into_split)
+        Server::start(listener.incoming(), None, move |s: UnixStream| {
+            let (reader, writer) = s.into_split();
+            handler(reader, writer)
+        })
     }
 
-    fn start<T, H, F>(
-        incoming: Incoming<T>,
-        local_addr: Option<SocketAddr>,
-        handler: H,
-        split: fn(T) -> (Reader, Writer),
-    ) -> Server
+    /// Serves connections of an existing Unix listener with a handler that
+    /// takes the whole [`UnixStream`]; see
+    /// [`from_listener_streams`](Self::from_listener_streams).
+    ///
+    /// # Panics
+    /// Outside a ringloop runtime (the accept loop is spawned at once).
+    pub fn from_unix_listener_streams<H, F>(listener: UnixListener, handler: H) -> Server
+    where
+        H: Fn(UnixStream) -> F + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        Server::start(listener.incoming(), None, handler)
+    }
+
+    fn start<T, H, F>(incoming: Incoming<T>, local_addr: Option<SocketAddr>, handler: H) -> Server
     where
         T: FromAccepted + 'static,
-        H: Fn(Reader, Writer) -> F + 'static,
+        H: Fn(T) -> F + 'static,
         F: Future<Output = ()> + 'static,
     {
         let inner = Rc::new(Inner {
@@ -230,10 +258,7 @@ impl Server {
             while let Some(res) = incoming.next().await {
                 let inner = &accept.inner;
                 match res {
-                    Ok(stream) => {
-                        let (reader, writer) = split(stream);
-                        spawn_connection(inner, handler(reader, writer));
-                    }
+                    Ok(stream) => spawn_connection(inner, handler(stream)),
                     Err(_) => inner.accept_errors.set(inner.accept_errors.get() + 1),
                 }
             }
