@@ -237,6 +237,34 @@ impl fmt::Debug for Signal {
     }
 }
 
+/// Blocks `kinds` in the calling thread, and so in every thread it starts
+/// afterwards, without opening a stream: the signals then wait for a
+/// [`Signal`] stream of some runtime instead of taking their default
+/// action. Call it at the start of `main` when the streams are made on
+/// other threads, e.g. in runtimes started by
+/// [`Builder::run_per_thread`](crate::Builder::run_per_thread): the
+/// launching thread does not block them by itself, and a SIGINT it took
+/// would end the process.
+///
+/// # Errors
+/// A kind is SIGKILL, SIGSTOP or not a valid signal.
+pub fn block(kinds: &[SignalKind]) -> io::Result<()> {
+    let mut signals = Vec::with_capacity(kinds.len());
+    for kind in kinds {
+        if matches!(kind.0, libc::SIGKILL | libc::SIGSTOP)
+            || kind.0 <= 0
+            || kind.0 > libc::SIGRTMAX()
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("signal {} cannot be blocked", kind.0),
+            ));
+        }
+        signals.push(kind.0);
+    }
+    crate::sys::block_signals(&signals)
+}
+
 /// Sends `kind` to the calling thread only (`tgkill`): a safe way for
 /// tests to exercise a [`Signal`] stream without touching other threads.
 ///

@@ -96,6 +96,12 @@ pub(crate) fn block_async_signals() {
     let _ = block_in_this_thread(&sigset(true, &FAULT_SIGNALS));
 }
 
+/// Blocks `signals` in the calling thread (and so in the threads it starts
+/// afterwards).
+pub(crate) fn block_signals(signals: &[libc::c_int]) -> io::Result<()> {
+    block_in_this_thread(&sigset(false, signals))
+}
+
 /// Blocks `signum` in the calling thread and opens a non-blocking,
 /// close-on-exec signalfd for it.
 pub(crate) fn signalfd_for(signum: libc::c_int) -> io::Result<OwnedFd> {
