@@ -48,3 +48,17 @@ pub mod net {
 pub mod time {
     pub use ringloop_timer::*;
 }
+
+/// hyper 1.x on ringloop: the I/O adapter, executor, timer, `serve` and
+/// client connections (crate `ringloop-http`, feature `http`).
+#[cfg(feature = "http")]
+pub mod http {
+    pub use ringloop_http::*;
+}
+
+/// TLS with rustls: `TlsAcceptor`, `TlsConnector`, `TlsStream` (crate
+/// `ringloop-tls`, feature `tls`).
+#[cfg(feature = "tls")]
+pub mod tls {
+    pub use ringloop_tls::*;
+}
