@@ -7,62 +7,14 @@
 //! --test net_examples`), the echo server is replaced by an in-process
 //! equivalent and the other tests are skipped, with a message.
 
+#[path = "util/examples.rs"]
+mod examples;
+
+use examples::{example_bin, have, serving_port, start_example, ServerProcess};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The path of an example binary built by this `cargo test` run, if any.
-fn example_bin(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let path = exe.parent()?.parent()?.join("examples").join(name);
-    path.exists().then_some(path)
-}
-
-/// A program found on PATH.
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A server process we started, killed (by its handle) when dropped.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts an example server on a free port; returns it and the port.
-fn start_example(name: &str) -> Option<(ServerProcess, u16, BufReader<std::process::ChildStdout>)> {
-    let bin = example_bin(name)?;
-    let mut child = Command::new(bin)
-        .arg("127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let port = serving_port(&mut out);
-    Some((ServerProcess(child), port, out))
-}
-
-/// The port of the "Serving on ADDR" line an example prints first.
-fn serving_port(out: &mut impl BufRead) -> u16 {
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    line.trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("expected \"Serving on ADDR\", got {line:?}"))
-}
 
 /// An in-process echo server on its own thread, for when the example
 /// binary was not built.
