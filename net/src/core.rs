@@ -103,7 +103,7 @@ impl StreamCore {
     }
 
     /// Whether cancelled reads left bytes, an end of stream or an op in flight.
-    fn has_leftover(&self) -> bool {
+    pub(crate) fn has_leftover(&self) -> bool {
         match &*self.read.borrow() {
             Some(st) => !st.stash.is_empty() || !st.pending.is_empty(),
             None => false,

@@ -2,7 +2,7 @@
 
 use crate::core::StreamCore;
 use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
-use ringloop_runtime::op::{self, Op, Recv, Send, Shutdown};
+use ringloop_runtime::op::{self, Op, PollAdd, Recv, Send, Shutdown};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -51,6 +51,12 @@ pub struct PollStream {
     /// An error of a background send, not yet reported to the caller.
     write_err: Option<io::Error>,
     shutdown_op: Option<Op<Shutdown>>,
+    /// Readiness-mode reads (see [`PollStream::set_readiness_io`]).
+    readiness: bool,
+    /// Writes try the socket first (see [`PollStream::set_write_through`]).
+    write_through: bool,
+    /// Readiness mode: the POLL_ADD a read waits in.
+    ready_op: Option<Op<PollAdd>>,
 }
 
 impl fmt::Debug for PollStream {
@@ -77,6 +83,57 @@ impl PollStream {
             spare: Vec::new(),
             write_err: None,
             shutdown_op: None,
+            readiness: false,
+            write_through: false,
+            ready_op: None,
+        }
+    }
+
+    /// Readiness mode: moves reads and writes from owned-buffer ops to
+    /// non-blocking syscalls on the caller's own buffers, the model of epoll
+    /// runtimes. `poll_read` receives straight into the caller's slice
+    /// (waiting in a POLL_ADD on the ring while there is nothing to read),
+    /// and `poll_write` first offers the caller's slices to the socket with
+    /// `sendmsg`; only what the socket does not take is buffered and sent by
+    /// the ring as usual. That saves a copy each way for callers that move
+    /// data in large pieces with their own buffers (TLS records: the TLS
+    /// streams turn it on), at one syscall per write; the default mode
+    /// batches small writes into fewer sends instead. `poll_fill_buf` keeps
+    /// using the adapter's buffer in both modes.
+    pub fn set_readiness_io(&mut self, on: bool) {
+        self.readiness = on;
+        self.write_through = on;
+    }
+
+    /// The write half of readiness mode alone: writes with nothing queued
+    /// go to the socket at once with `sendmsg`, reads stay owned-buffer
+    /// RECVs. Good for one reply per request (HTTP/1.1: the reply leaves
+    /// without a send op whose completion wakes the task again); worse for
+    /// many writes per turn, which the default coalesces (HTTP/2).
+    pub fn set_write_through(&mut self, on: bool) {
+        self.write_through = on;
+    }
+
+    /// Readiness mode's read: straight into `out`, once no received data
+    /// is buffered in the adapter.
+    fn poll_read_direct(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            if let Some(op) = self.ready_op.as_mut() {
+                let res = ready!(Pin::new(op).poll(cx));
+                self.ready_op = None;
+                res?;
+            }
+            match self.core.fd().try_recv(out) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.ready_op = Some(op::poll_add(self.core.fd(), libc::POLLIN as u32));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                res => return Poll::Ready(res),
+            }
         }
     }
 
@@ -119,6 +176,13 @@ impl AsyncRead for PollStream {
             return Poll::Ready(Ok(0));
         }
         let this = &mut *self;
+        if this.readiness
+            && this.rpos == this.rbuf.len()
+            && this.read_op.is_none()
+            && !this.core.has_leftover()
+        {
+            return this.poll_read_direct(cx, out);
+        }
         ready!(this.poll_refill(cx))?;
         let avail = &this.rbuf[this.rpos..];
         let n = avail.len().min(out.len());
@@ -202,9 +266,10 @@ impl AsyncWrite for PollStream {
         self.poll_write_vectored(cx, &[io::IoSlice::new(data)])
     }
 
-    /// Takes as much of `bufs`, in order, as fits in the write buffer:
-    /// one copy into it, then one send for all of them (hyper's headers and
-    /// body chunks go out together without hyper flattening them first).
+    /// Takes as much of `bufs`, in order, as fits in the write buffer: one
+    /// copy into it, then one SEND for all of them (hyper's headers and body
+    /// chunks go out together without hyper flattening them first, and
+    /// writes made while a send is in flight leave together in the next).
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -219,13 +284,35 @@ impl AsyncWrite for PollStream {
         if total == 0 {
             return Poll::Ready(Ok(0));
         }
+        // Readiness mode with nothing queued: offer the data to the socket
+        // at once, from the caller's slices; the rest goes the ring's way.
+        let mut sent = 0;
+        if this.write_through && this.write_op.is_none() && this.wbuf.is_empty() {
+            match this
+                .core
+                .sock()
+                .send_vectored_with_flags(bufs, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+            {
+                Ok(n) if n == total => return Poll::Ready(Ok(n)),
+                Ok(n) => sent = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
         let mut room = WRITE_MAX.saturating_sub(this.wbuf.len());
         if room == 0 {
             debug_assert!(this.write_op.is_some());
             return Poll::Pending;
         }
-        let mut n = 0;
+        let (mut n, mut skip) = (sent, sent);
         for b in bufs {
+            if skip >= b.len() {
+                skip -= b.len();
+                continue;
+            }
+            let b = &b[skip..];
+            skip = 0;
             let take = room.min(b.len());
             this.wbuf.extend_from_slice(&b[..take]);
             n += take;

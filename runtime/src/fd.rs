@@ -4,6 +4,7 @@ use crate::driver::fixed::FixedSlot;
 use io_uring::squeue;
 use std::cell::OnceCell;
 use std::fmt;
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 
@@ -133,6 +134,25 @@ impl SharedFd {
             Some((slot, ring)) => (slot as RawFd, squeue::Flags::FIXED_FILE, ring),
             None => (self.0.fd.as_raw_fd(), squeue::Flags::empty(), 0),
         }
+    }
+
+    /// Receives into `buf` without waiting (`recv` with `MSG_DONTWAIT`),
+    /// whether or not the socket is in non-blocking mode: `WouldBlock` when
+    /// nothing is there. For readiness-style reads straight into a
+    /// caller's buffer, with a POLL_ADD op to wait; ops need not be used.
+    ///
+    /// # Errors
+    /// The socket's error; `WouldBlock` when no data is waiting.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // `buf` is valid for writes of `buf.len()` bytes for the call, and
+        // the fd stays open while `self` is borrowed.
+        let n = crate::sys::syscall!(recv(
+            self.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT
+        ))?;
+        Ok(n as usize)
     }
 
     /// The fd back, if no op holds it any more (its table slot, if any, is
