@@ -106,3 +106,83 @@ impl<T: AsyncWrite + Unpin> Write for HyperIo<T> {
         Pin::new(&mut self.inner).poll_close(cx)
     }
 }
+
+/// A plain connection as `Http::serve` hands it to hyper: it picks the
+/// stream's write mode from the client's first bytes. HTTP/1.1 replies
+/// go straight to the socket (one `sendmsg` each, no send op to wake the
+/// task again); HTTP/2's many frames per turn stay coalesced in ring sends.
+#[derive(Debug)]
+pub(crate) struct AutoWrites {
+    inner: ringloop_net::PollStream,
+    decided: bool,
+}
+
+/// What an HTTP/2 client with prior knowledge sends first.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
+
+impl AutoWrites {
+    pub(crate) fn new(inner: ringloop_net::PollStream) -> AutoWrites {
+        AutoWrites {
+            inner,
+            decided: false,
+        }
+    }
+}
+
+impl AsyncBufRead for AutoWrites {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        let buf = ready!(Pin::new(&mut this.inner).poll_fill_buf(cx))?;
+        if !this.decided {
+            let n = buf.len().min(H2_PREFACE.len());
+            // Decide once enough is in (or the first bytes already differ).
+            if n == H2_PREFACE.len() || buf[..n] != H2_PREFACE[..n] {
+                this.decided = true;
+                let h1 = buf[..n] != H2_PREFACE[..n];
+                this.inner.set_write_through(h1);
+            }
+        }
+        // Re-borrow: the mode switch above needed `inner` mutably.
+        Pin::new(&mut this.inner).poll_fill_buf(cx)
+    }
+
+    fn consume(mut self: Pin<&mut Self>, amt: usize) {
+        Pin::new(&mut self.inner).consume(amt)
+    }
+}
+
+impl futures_io::AsyncRead for AutoWrites {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_read(cx, out)
+    }
+}
+
+impl AsyncWrite for AutoWrites {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}

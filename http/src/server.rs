@@ -1,6 +1,7 @@
 //! Serving HTTP/1.1 and HTTP/2 with hyper: [`Http`], [`serve`] and the
 //! [`HttpServer`] they start.
 
+use crate::io::AutoWrites;
 use crate::{HyperIo, LocalExec, RingTimer};
 use futures_io::{AsyncBufRead, AsyncWrite};
 use futures_util::future::{select, Either};
@@ -118,7 +119,7 @@ impl Http {
     {
         self.serve_with(
             listener,
-            |s| async move { Ok(s.into_poll_stream()) },
+            |s| async move { Ok(AutoWrites::new(s.into_poll_stream())) },
             service,
         )
     }
@@ -185,7 +186,11 @@ impl Http {
         let shared = state.clone();
         let server = Server::from_unix_listener_streams(listener, move |stream| {
             let (shared, service) = (shared.clone(), service.clone());
-            async move { shared.run(stream.into_poll_stream(), service).await }
+            async move {
+                shared
+                    .run(AutoWrites::new(stream.into_poll_stream()), service)
+                    .await
+            }
         });
         HttpServer { server, state }
     }

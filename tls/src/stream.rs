@@ -26,11 +26,14 @@ use std::task::{ready, Context, Poll};
 /// returns the bytes.
 ///
 /// # Copies
-/// Received records are copied from the socket's receive buffer into
-/// rustls, decrypted in place there, and copied out to the caller; written
-/// plaintext is encrypted by rustls into its own buffer and copied into the
-/// socket's send buffer. rustls's buffered API needs the copy into and out
-/// of it; the socket buffers are what io_uring owns while the kernel works.
+/// The stream runs its socket in readiness mode
+/// ([`PollStream::set_readiness_io`]): received records go from the kernel
+/// straight into rustls's buffer, are decrypted in place there and copied
+/// out to the caller; written plaintext is encrypted by rustls into its own
+/// buffer, which goes to the kernel with a non-blocking `sendmsg` (only what
+/// the socket cannot take at once is copied aside and sent by the ring).
+/// Those are the copies rustls's buffered API makes itself, as with
+/// tokio-rustls; readiness waits are POLL_ADD ops on the ring.
 ///
 /// # End of stream
 /// A peer's `close_notify` reads as end of stream (`Ok(0)`). A connection
@@ -100,7 +103,10 @@ enum Plain {
 }
 
 impl TlsStream {
-    pub(crate) fn new(io: PollStream, conn: rustls::Connection) -> TlsStream {
+    pub(crate) fn new(mut io: PollStream, conn: rustls::Connection) -> TlsStream {
+        // Records move between the socket and rustls's own buffers with no
+        // copy in between (see `PollStream::set_readiness_io`).
+        io.set_readiness_io(true);
         TlsStream {
             io,
             conn,
