@@ -44,7 +44,11 @@ pub fn serve_ringloop(listener: TcpListener, builder: &ringloop::Builder) {
 
 /// Serves `listeners` (SO_REUSEPORT, one per thread) from as many pinned
 /// runtimes of `builder`'s settings, until killed.
-pub fn serve_ringloop_threads(listeners: Vec<TcpListener>, builder: &mut ringloop::Builder) {
+pub fn serve_ringloop_threads<F: std::future::Future<Output = ()>>(
+    listeners: Vec<TcpListener>,
+    builder: &mut ringloop::Builder,
+    serve: fn(TcpListener) -> F,
+) {
     let threads = listeners.len();
     let listeners = std::sync::Mutex::new(listeners.into_iter().map(Some).collect::<Vec<_>>());
     builder
@@ -54,13 +58,13 @@ pub fn serve_ringloop_threads(listeners: Vec<TcpListener>, builder: &mut ringloo
             let listener = listeners.lock().unwrap()[ringloop::thread_index()]
                 .take()
                 .expect("one listener per thread");
-            ringloop_accept_loop(listener)
+            serve(listener)
         })
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Accepts on `listener`, one task per connection, forever.
-async fn ringloop_accept_loop(listener: TcpListener) {
+pub async fn ringloop_accept_loop(listener: TcpListener) {
     let listener = ringloop::net::TcpListener::from_std(listener);
     let mut incoming = listener.incoming();
     while let Some(stream) = incoming.next().await {
