@@ -305,6 +305,126 @@ unsafe impl<T: IoBufMut> IoBufMut for Slice<T> {
     }
 }
 
+/// A zeroed heap buffer whose start (and capacity) is a multiple of an
+/// alignment, for `O_DIRECT` file I/O, which wants the memory, the offset
+/// and the length aligned to the device's logical block size (512 or 4096
+/// bytes; 4096 is always enough).
+///
+/// It is initialized (zeroed) from the start: its length is its capacity
+/// unless set shorter with [`AlignedBuf::truncate`]. It derefs to its
+/// initialized bytes.
+pub struct AlignedBuf {
+    ptr: std::ptr::NonNull<u8>,
+    layout: std::alloc::Layout,
+    len: usize,
+}
+
+impl AlignedBuf {
+    /// A zeroed buffer of `capacity` bytes (rounded up to a multiple of
+    /// `align`) starting at a multiple of `align`.
+    ///
+    /// # Panics
+    /// If `align` is not a power of two, or the size overflows.
+    pub fn new(capacity: usize, align: usize) -> AlignedBuf {
+        let size = capacity
+            .checked_next_multiple_of(align)
+            .expect("AlignedBuf size overflows")
+            .max(align);
+        let layout = std::alloc::Layout::from_size_align(size, align)
+            .expect("AlignedBuf: align must be a power of two and the size must fit");
+        // SAFETY: `layout` has a non-zero size (at least `align` >= 1).
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        let Some(ptr) = std::ptr::NonNull::new(raw) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        AlignedBuf {
+            ptr,
+            layout,
+            len: size,
+        }
+    }
+
+    /// The alignment of its start.
+    pub fn align(&self) -> usize {
+        self.layout.align()
+    }
+
+    /// Its capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// Shortens the initialized length (what a write sends) to `len`.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+}
+
+impl std::ops::Deref for AlignedBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `ptr` is valid for `capacity()` initialized (zeroed or
+        // written) bytes, and `len <= capacity()`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for AlignedBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `deref`, and `&mut self` makes the borrow unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this very layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
+impl std::fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlignedBuf")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity())
+            .field("align", &self.align())
+            .finish()
+    }
+}
+
+// SAFETY: the buffer is owned heap memory; sending it to another thread
+// moves its only owner.
+unsafe impl Send for AlignedBuf {}
+// SAFETY: shared access only reads.
+unsafe impl Sync for AlignedBuf {}
+
+// SAFETY: heap memory that does not move with the value; it is all
+// initialized (zeroed at allocation) and `len <= capacity`.
+unsafe impl IoBuf for AlignedBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        self.ptr.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: valid for writes of its whole capacity.
+unsafe impl IoBufMut for AlignedBuf {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        // Every byte is initialized already; a read's count is returned to
+        // the caller, and the length stays what it was (never shrinks).
+        let _ = pos;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,7 @@ pub mod fd;
 mod group;
 mod local;
 pub mod op;
+pub mod pidfd;
 pub mod rlimit;
 mod runtime;
 pub mod scheduler;

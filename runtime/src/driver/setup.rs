@@ -82,6 +82,20 @@ pub struct Features {
     /// IORING_FEAT_MIN_TIMEOUT (6.12): a wait can gather completions for a
     /// minimum time before waking ([`Builder::batch_wait`](crate::Builder::batch_wait)).
     pub min_timeout: bool,
+    /// The opcodes the kernel's probe reported (bit `n` = opcode `n`); see
+    /// [`Features::supports`].
+    opcodes: [u64; 4],
+}
+
+impl Features {
+    /// Whether this runtime runs io_uring `opcode` (an `io_uring::opcode::*::CODE`):
+    /// the ring's probe found it. Always `false` on the epoll driver, and for
+    /// kernels without IORING_REGISTER_PROBE (before 5.6). Crates above the
+    /// runtime use it to choose between an op and `to_thread` (ringloop-fs,
+    /// ringloop-process).
+    pub fn supports(&self, opcode: u8) -> bool {
+        self.opcodes[usize::from(opcode / 64)] & (1 << (opcode % 64)) != 0
+    }
 }
 
 /// The ring set-up choices a [`Builder`](crate::Builder) passes down.
@@ -184,6 +198,11 @@ fn probe(ring: &IoUring, features: &mut Features) -> io::Result<()> {
     features.recv_poll_first = features.multishot_accept;
     features.multishot_recv = probe.is_supported(opcode::SendZc::CODE);
     features.msg_ring = probe.is_supported(opcode::MsgRingData::CODE);
+    for code in 0..=u8::MAX {
+        if probe.is_supported(code) {
+            features.opcodes[usize::from(code / 64)] |= 1 << (code % 64);
+        }
+    }
     Ok(())
 }
 

@@ -21,16 +21,23 @@
 
 mod bufring;
 mod deadline;
+mod fs;
 mod misc;
 mod msg;
 mod net;
+mod process;
 mod rw;
 
 pub use bufring::{recv_multi, BufGuard, BufRing, RecvMulti};
 pub use deadline::Deadline;
+pub use fs::{
+    close, fsync, ftruncate, link_at, mkdir_at, open_at, rename_at, statx, symlink_at, unlink_at,
+    OpenAt, Statx, Unit,
+};
 pub use misc::{nop, poll_add, timeout, Nop, PollAdd, Timeout, TimeoutKind};
 pub use msg::{recv_msg, send_msg, RecvMsg, SendMsg};
 pub use net::{accept, accept_multi, connect, shutdown, Accept, AcceptMulti, Connect, Shutdown};
+pub use process::{exit_status, waitid, WaitId};
 pub use rw::{read, recv, recv_poll_first, send, write, Read, Recv, Send, Write};
 
 pub use crate::driver::CqeResult;
