@@ -49,6 +49,18 @@ pub mod time {
     pub use ringloop_timer::*;
 }
 
+/// Files: `File`, `OpenOptions`, `read`, `write`, `metadata`, `rename`, ...
+/// as io_uring ops (crate `ringloop-fs`).
+pub mod fs {
+    pub use ringloop_fs::*;
+}
+
+/// Subprocesses: `Command`, `Child`, `create_subprocess_exec`,
+/// `create_subprocess_shell` (crate `ringloop-process`).
+pub mod process {
+    pub use ringloop_process::*;
+}
+
 /// hyper 1.x on ringloop: the I/O adapter, executor, timer, `serve` and
 /// client connections (crate `ringloop-http`, feature `http`).
 #[cfg(feature = "http")]
