@@ -3,7 +3,7 @@
 use crate::metadata::Metadata;
 use crate::sys::{blocking, cstr, has_op, with_path};
 use io_uring::opcode;
-use ringloop_runtime::buf::{IoBuf, IoBufMut};
+use ringloop_runtime::buf::{AlignedBuf, IoBuf, IoBufMut};
 use ringloop_runtime::fd::SharedFd;
 use ringloop_runtime::op;
 use std::cell::RefCell;
@@ -280,7 +280,9 @@ impl File {
         };
         let want = buf.bytes_total();
         let res = blocking(move || {
-            let mut tmp = vec![0u8; want];
+            // Page-aligned, so O_DIRECT files work on this path too.
+            let mut tmp = AlignedBuf::new(want, 4096);
+            tmp.truncate(want);
             let n = f.read_at(&mut tmp, offset)?;
             tmp.truncate(n);
             Ok(tmp)
@@ -309,7 +311,10 @@ impl File {
             Ok(f) => f,
             Err(e) => return (Err(e), buf),
         };
-        let data = buf.init_bytes().to_vec();
+        let bytes = buf.init_bytes();
+        let mut data = AlignedBuf::new(bytes.len(), 4096);
+        data.truncate(bytes.len());
+        data.copy_from_slice(bytes);
         let res = blocking(move || f.write_at(&data, offset)).await;
         (res.map_err(|e| self.err(e, "cannot write")), buf)
     }
