@@ -17,7 +17,7 @@
 use bytes::{Buf, BytesMut};
 use ringloop_runtime::buf::{IoBuf, IoBufMut};
 use ringloop_runtime::fd::SharedFd;
-use ringloop_runtime::op::{self, Op, Recv};
+use ringloop_runtime::op::{self, Op, Read, Recv};
 use socket2::SockRef;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -36,7 +36,23 @@ trait PendingRead {
     fn poll_into(&mut self, cx: &mut Context<'_>, stash: &mut BytesMut) -> Poll<io::Result<usize>>;
 }
 
-impl<B: IoBufMut> PendingRead for Op<Recv<B>> {
+/// A receive on a socket (RECV) or a read of a pipe (READ).
+enum AnyRead<B: IoBufMut> {
+    Recv(Op<Recv<B>>),
+    Read(Op<Read<B>>),
+}
+
+impl<B: IoBufMut> Future for AnyRead<B> {
+    type Output = (io::Result<usize>, B);
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            AnyRead::Recv(op) => Pin::new(op).poll(cx),
+            AnyRead::Read(op) => Pin::new(op).poll(cx),
+        }
+    }
+}
+
+impl<B: IoBufMut> PendingRead for AnyRead<B> {
     fn poll_into(&mut self, cx: &mut Context<'_>, stash: &mut BytesMut) -> Poll<io::Result<usize>> {
         let (res, buf) = ready!(Pin::new(self).poll(cx));
         if let Ok(n) = res {
@@ -58,6 +74,8 @@ struct ReadState {
 /// A connected stream socket: the fd and its cancel-safe read state.
 pub(crate) struct StreamCore {
     fd: SharedFd,
+    /// A pipe, not a socket: READ and WRITE instead of RECV and SEND.
+    pipe: bool,
     /// Allocated by the first cancelled read; most streams never have one.
     /// Out of line, so that a stream is 24 bytes in its task's future (not
     /// 80) and the hot read path checks one pointer beside the fd.
@@ -90,7 +108,37 @@ impl StreamCore {
         fd.register();
         StreamCore {
             fd,
+            pipe: false,
             read: RefCell::default(),
+        }
+    }
+
+    /// One end of a pipe (reads and writes use READ and WRITE ops).
+    pub(crate) fn pipe(fd: OwnedFd) -> StreamCore {
+        let fd = SharedFd::new(fd);
+        fd.register();
+        StreamCore {
+            fd,
+            pipe: true,
+            read: RefCell::default(),
+        }
+    }
+
+    /// A receive (or a pipe read) into `buf`.
+    fn recv<B: IoBufMut>(&self, buf: B) -> AnyRead<B> {
+        if self.pipe {
+            AnyRead::Read(op::read(&self.fd, buf, None))
+        } else {
+            AnyRead::Recv(op::recv(&self.fd, buf, 0))
+        }
+    }
+
+    /// A send (or a pipe write) of `buf`.
+    async fn send<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        if self.pipe {
+            op::write(&self.fd, buf, None).await
+        } else {
+            op::send(&self.fd, buf, 0).await
         }
     }
 
@@ -158,7 +206,7 @@ impl StreamCore {
         }
         ReadGuard {
             core: self,
-            op: Some(op::recv(&self.fd, buf, 0)),
+            op: Some(self.recv(buf)),
         }
         .await
     }
@@ -192,7 +240,7 @@ impl StreamCore {
         if buf.bytes_init() == 0 {
             return (Ok(0), buf);
         }
-        op::send(&self.fd, buf, 0).await
+        self.send(buf).await
     }
 
     /// Sends every initialized byte of `buf`. Not cancel-safe: if the future
@@ -201,7 +249,7 @@ impl StreamCore {
         let total = buf.bytes_init();
         let mut sent = 0;
         while sent < total {
-            let (res, slice) = op::send(&self.fd, buf.slice(sent..total), 0).await;
+            let (res, slice) = self.send(buf.slice(sent..total)).await;
             buf = slice.into_inner();
             match res {
                 Ok(0) => {
@@ -221,6 +269,12 @@ impl StreamCore {
 
     /// Shuts down the read half, the write half or both.
     pub(crate) async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        if self.pipe {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a pipe cannot be shut down: drop its Writer (every clone) to close it",
+            ));
+        }
         op::shutdown(&self.fd, how).await
     }
 }
@@ -229,7 +283,7 @@ impl StreamCore {
 /// parked in the core instead of being cancelled (see the module docs).
 struct ReadGuard<'a, B: IoBufMut> {
     core: &'a StreamCore,
-    op: Option<Op<Recv<B>>>,
+    op: Option<AnyRead<B>>,
 }
 
 impl<B: IoBufMut> Future for ReadGuard<'_, B> {

@@ -3,11 +3,12 @@
 use crate::command::{Command, Kind, Stdio};
 use futures_util::future::join3;
 use io_uring::opcode;
-use ringloop_net::{Reader, UnixStream, Writer};
+use ringloop_net::{Reader, Writer};
 use ringloop_runtime::buf::IoBuf;
 use ringloop_runtime::fd::SharedFd;
 use ringloop_runtime::op::{self, Op, PollAdd, WaitId};
 use ringloop_runtime::pidfd;
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -23,10 +24,11 @@ pub type ChildStdout = Reader;
 /// A child's standard error: a stream [`Reader`].
 pub type ChildStderr = Reader;
 
-/// A child's standard input.
+/// A child's standard input: the write end of a pipe.
 #[derive(Debug)]
 pub struct ChildStdin {
-    writer: Writer,
+    /// `None` once closed.
+    writer: RefCell<Option<Writer>>,
 }
 
 impl ChildStdin {
@@ -34,9 +36,17 @@ impl ChildStdin {
     /// not have read it yet).
     ///
     /// # Errors
-    /// `BrokenPipe` if the child closed its stdin (or exited).
+    /// `BrokenPipe` if the child closed its stdin (or exited), or if
+    /// [`close`](Self::close) was called.
     pub async fn write<B: IoBuf>(&self, buf: B) -> io::Result<()> {
-        self.writer.write(buf).await
+        let writer = self.writer.borrow().clone();
+        match writer {
+            Some(w) => w.write(buf).await,
+            None => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the child's stdin was closed",
+            )),
+        }
     }
 
     /// The same as [`write`](Self::write): every byte is written.
@@ -44,19 +54,17 @@ impl ChildStdin {
     /// # Errors
     /// As [`write`](Self::write).
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> io::Result<()> {
-        self.writer.write(buf).await
+        self.write(buf).await
     }
 
-    /// Ends the input: the child reads end of file. (Dropping it does too.)
+    /// Ends the input: the child reads end of file once writes in flight
+    /// are done. (Dropping it does the same.)
     ///
     /// # Errors
-    /// The socket's error.
+    /// None today; `Result` for symmetry with sockets.
     pub async fn close(&self) -> io::Result<()> {
-        match self.writer.close().await {
-            // The child is gone already: its input is closed either way.
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            res => res,
-        }
+        drop(self.writer.borrow_mut().take());
+        Ok(())
     }
 }
 
@@ -135,13 +143,28 @@ impl fmt::Debug for Child {
     }
 }
 
-/// Our end of a piped stream, and the child's as a std `Stdio`.
-fn stdio(cfg: Stdio) -> io::Result<(Option<UnixStream>, std::process::Stdio)> {
+/// A piped stream's two ends: ours (as a ringloop stream) and the child's.
+enum Ours {
+    Read(Reader),
+    Write(Writer),
+}
+
+/// Sets up one of the child's standard streams; `child_reads` for stdin.
+fn stdio(cfg: Stdio, child_reads: bool) -> io::Result<(Option<Ours>, std::process::Stdio)> {
     Ok(match cfg.kind() {
         Kind::Piped => {
-            let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
-            let theirs = std::process::Stdio::from(OwnedFd::from(theirs));
-            (Some(UnixStream::from_std(ours)), theirs)
+            let (r, w) = std::io::pipe()?;
+            if child_reads {
+                (
+                    Some(Ours::Write(Writer::from_pipe(w))),
+                    std::process::Stdio::from(r),
+                )
+            } else {
+                (
+                    Some(Ours::Read(Reader::from_pipe(r))),
+                    std::process::Stdio::from(w),
+                )
+            }
         }
         Kind::Null => (None, std::process::Stdio::null()),
         Kind::Inherit => (None, std::process::Stdio::inherit()),
@@ -152,11 +175,11 @@ impl Child {
     pub(crate) fn spawn(cmd: &Command, default: Stdio) -> io::Result<Child> {
         let program = cmd.get_program().to_owned();
         let mut std_cmd = cmd.to_std();
-        let (stdin, s) = stdio(cmd.stdin.unwrap_or(default))?;
+        let (stdin, s) = stdio(cmd.stdin.unwrap_or(default), true)?;
         std_cmd.stdin(s);
-        let (stdout, s) = stdio(cmd.stdout.unwrap_or(default))?;
+        let (stdout, s) = stdio(cmd.stdout.unwrap_or(default), false)?;
         std_cmd.stdout(s);
-        let (stderr, s) = stdio(cmd.stderr.unwrap_or(default))?;
+        let (stderr, s) = stdio(cmd.stderr.unwrap_or(default), false)?;
         std_cmd.stderr(s);
         let child = std_cmd
             .spawn()
@@ -181,13 +204,22 @@ impl Child {
         // The std handle holds no pipes (we passed our own) and its drop
         // neither kills nor waits: the pidfd is the handle from now on.
         drop(child);
-        let split = |s: Option<UnixStream>| s.map(UnixStream::into_split);
+        let reader = |s: Option<Ours>| match s {
+            Some(Ours::Read(r)) => Some(r),
+            _ => None,
+        };
+        let stdin = match stdin {
+            Some(Ours::Write(w)) => Some(ChildStdin {
+                writer: RefCell::new(Some(w)),
+            }),
+            _ => None,
+        };
         Ok(Child {
             pid,
             pidfd: SharedFd::new(fd),
-            stdin: split(stdin).map(|(_, writer)| ChildStdin { writer }),
-            stdout: split(stdout).map(|(reader, _)| reader),
-            stderr: split(stderr).map(|(reader, _)| reader),
+            stdin,
+            stdout: reader(stdout),
+            stderr: reader(stderr),
             status: None,
             watch: None,
             kill_on_drop: cmd.kill_on_drop,

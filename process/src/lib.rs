@@ -13,10 +13,12 @@
 //! ```
 //!
 //! # How it works
-//! - A child's pipes are Unix stream socket pairs, so its stdout and stderr
-//!   are [`Reader`](ringloop_net::Reader)s (`read`, `read_line`,
-//!   `read_until`, `read_to_end`, ...) and its stdin a [`ChildStdin`], all on
-//!   ring ops. Programs see ordinary readable and writable descriptors.
+//! - A child's pipes are ordinary pipes read and written with READ and
+//!   WRITE ops: its stdout and stderr are
+//!   [`Reader`](ringloop_net::Reader)s (`read`, `read_line`, `read_until`,
+//!   `read_to_end`, ...) and its stdin a [`ChildStdin`]. A write to a
+//!   child that closed its stdin fails with `BrokenPipe` (Rust programs
+//!   ignore SIGPIPE, so the error is all that happens).
 //! - The exit is watched through a pidfd: an IORING_OP_WAITID (Linux 6.7)
 //!   where the ring's probe has it, else a POLL_ADD on the pidfd and then a
 //!   non-blocking `waitid`. Signals go through the pidfd too, so they never

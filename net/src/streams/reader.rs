@@ -142,6 +142,12 @@ impl Reader {
         }
     }
 
+    /// A reader of the read end of a pipe (a child's stdout, say), with
+    /// READ ops instead of RECV.
+    pub fn from_pipe(pipe: std::io::PipeReader) -> Reader {
+        Reader::new(Rc::new(StreamCore::pipe(std::os::fd::OwnedFd::from(pipe))))
+    }
+
     /// The line/delimiter length limit (default [`DEFAULT_LIMIT`]).
     pub fn limit(&self) -> usize {
         self.limit

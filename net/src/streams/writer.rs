@@ -83,6 +83,16 @@ impl Writer {
         }
     }
 
+    /// A writer of the write end of a pipe (a child's stdin, say), with
+    /// WRITE ops instead of SEND. A pipe has no shutdown: `write_eof` and
+    /// `close` fail with `Unsupported`; the pipe closes when every clone of
+    /// the writer is dropped.
+    pub fn from_pipe(pipe: std::io::PipeWriter) -> Writer {
+        Writer::new(Rc::new(crate::core::StreamCore::pipe(
+            std::os::fd::OwnedFd::from(pipe),
+        )))
+    }
+
     /// Writes all of `buf` (any owned buffer: `Vec<u8>`, `Bytes`, `String`,
     /// `&'static [u8]`, ...) and waits until the kernel has taken it.
     ///
