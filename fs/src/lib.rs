@@ -27,7 +27,7 @@
 //! `read_at(buf, offset) -> (io::Result<usize>, buf)`. A read or write whose
 //! future is dropped keeps its buffer until the kernel is done with it.
 //! For `O_DIRECT` ([`OpenOptions::direct`]), use an
-//! [`AlignedBuf`](ringloop_runtime::buf::AlignedBuf) and aligned offsets.
+//! [`AlignedBuf`] and aligned offsets.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 

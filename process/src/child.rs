@@ -143,6 +143,9 @@ impl fmt::Debug for Child {
     }
 }
 
+/// What a child's pipes hold (the unprivileged default maximum).
+const PIPE_CAPACITY: usize = 1 << 20;
+
 /// A piped stream's two ends: ours (as a ringloop stream) and the child's.
 enum Ours {
     Read(Reader),
@@ -154,6 +157,9 @@ fn stdio(cfg: Stdio, child_reads: bool) -> io::Result<(Option<Ours>, std::proces
     Ok(match cfg.kind() {
         Kind::Piped => {
             let (r, w) = std::io::pipe()?;
+            // Deeper than the default 64 KiB, so bulk output moves in
+            // fewer ring turns; the default stays if the kernel refuses.
+            let _ = ringloop_runtime::fd::set_pipe_capacity(&r, PIPE_CAPACITY);
             if child_reads {
                 (
                     Some(Ours::Write(Writer::from_pipe(w))),

@@ -237,3 +237,18 @@ macro_rules! sqe_for {
     }};
 }
 pub(crate) use sqe_for;
+
+/// Sets the capacity of the pipe `fd` (either end) to at least `size` bytes
+/// (`F_SETPIPE_SZ`; the kernel rounds up to a power of two of pages and
+/// caps unprivileged callers at `/proc/sys/fs/pipe-max-size`, 1 MiB by
+/// default). Returns the capacity now set. A deeper pipe moves bulk data
+/// in fewer, larger reads and writes.
+///
+/// # Errors
+/// `fd` is not a pipe, or the size is over the limit (`EPERM`).
+pub fn set_pipe_capacity(fd: &impl AsFd, size: usize) -> io::Result<usize> {
+    let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+    // fcntl(F_SETPIPE_SZ) takes an int and no pointers.
+    let n = crate::sys::syscall!(fcntl(fd.as_fd().as_raw_fd(), libc::F_SETPIPE_SZ, size))?;
+    Ok(n as usize)
+}
