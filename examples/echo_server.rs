@@ -13,8 +13,12 @@
 //! Accepted streams have TCP_NODELAY set.
 //! Try it with `nc 127.0.0.1 8888` or `cargo run --example echo_client`.
 
+#[path = "common/args.rs"]
+#[allow(dead_code)]
+mod args;
+
 use ringloop::net::{ListenOptions, Reader, Server, TcpListener, Writer};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 async fn handle_echo(mut reader: Reader, writer: Writer, quiet: bool) {
     let peer = writer
@@ -74,7 +78,7 @@ fn main() {
             _ => addr = arg,
         }
     }
-    let addr = match resolve(&addr) {
+    let addr = match args::resolve(&addr) {
         Ok(addr) => addr,
         Err(e) => {
             eprintln!("echo_server: cannot listen on {addr}: {e}");
@@ -89,30 +93,6 @@ fn main() {
         eprintln!("echo_server: {e}");
         std::process::exit(1);
     }
-}
-
-/// The address to serve, with a free port picked now if it says 0, so
-/// that every runtime binds the same one. The probe socket that reserved
-/// the port stays bound (never listening) for the life of the process.
-fn resolve(addr: &str) -> std::io::Result<SocketAddr> {
-    let addr = addr
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other("the address resolves to nothing"))?;
-    if addr.port() != 0 {
-        return Ok(addr);
-    }
-    let probe = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    probe.set_reuse_address(true)?;
-    probe.set_reuse_port(true)?;
-    probe.bind(&addr.into())?;
-    let bound = probe.local_addr()?.as_socket().expect("an IP socket");
-    std::mem::forget(probe);
-    Ok(bound)
 }
 
 /// One runtime's share: a listener on the shared port, one task per connection.

@@ -132,17 +132,26 @@ impl AutoWrites {
 impl AsyncBufRead for AutoWrites {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
-        let buf = ready!(Pin::new(&mut this.inner).poll_fill_buf(cx))?;
         if !this.decided {
-            let n = buf.len().min(H2_PREFACE.len());
-            // Decide once enough is in (or the first bytes already differ).
-            if n == H2_PREFACE.len() || buf[..n] != H2_PREFACE[..n] {
-                this.decided = true;
+            let decision = {
+                let buf = ready!(Pin::new(&mut this.inner).poll_fill_buf(cx))?;
+                if buf.is_empty() {
+                    // The end of the stream: report it now (asking again
+                    // would start another receive instead).
+                    return Poll::Ready(Ok(&[]));
+                }
+                let n = buf.len().min(H2_PREFACE.len());
                 let h1 = buf[..n] != H2_PREFACE[..n];
+                // Decide once enough is in (or the first bytes already differ).
+                (h1 || n == H2_PREFACE.len()).then_some(h1)
+            };
+            if let Some(h1) = decision {
+                this.decided = true;
                 this.inner.set_write_through(h1);
             }
         }
-        // Re-borrow: the mode switch above needed `inner` mutably.
+        // The bytes are buffered in the stream: this returns them without
+        // another receive.
         Pin::new(&mut this.inner).poll_fill_buf(cx)
     }
 

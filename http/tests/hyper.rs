@@ -302,3 +302,23 @@ fn many_connections_leave_no_fd_behind() {
         server.shutdown(Duration::from_secs(1)).await;
     });
 }
+
+#[test]
+fn a_client_gone_mid_headers_ends_its_connection() {
+    run(async {
+        let server = serve(TcpListener::bind("127.0.0.1:0").unwrap(), service()).unwrap();
+        let addr = server.local_addr().unwrap();
+        for partial in [&b"GET / HTTP/1.1\r\nhost"[..], b"PRI * HTTP/2.0\r\n", b"G"] {
+            let c = TcpStream::connect(addr).await.unwrap();
+            c.write_all(partial.to_vec()).await.0.unwrap();
+            drop(c);
+        }
+        // Each server connection sees the end of its stream and closes
+        // (this spun, re-reading the end, before the fix).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.connections() > 0 && Instant::now() < deadline {
+            ringloop_timer::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(server.connections(), 0);
+    });
+}
