@@ -95,6 +95,7 @@ fn main() {
             },
         );
     }
+    direct_disk(secs, have_fio);
     let mut seq: [Vec<f64>; 2] = Default::default();
     for _ in 0..rounds {
         seq[0].push(ringloop_sequential(&path));
@@ -285,4 +286,83 @@ fn tokio_sequential(path: &Path) -> f64 {
         }
         total as f64 / start.elapsed().as_secs_f64() / (1u64 << 30) as f64
     })
+}
+
+/// O_DIRECT random 4 KiB reads, 64 in flight, of a 256 MiB file on a disk
+/// (`RINGLOOP_BENCH_FS_DIRECT_DIR`, default the build's `target/tmp`):
+/// ringloop (`OpenOptions::direct`, `AlignedBuf`) against fio
+/// (`--direct=1`). Skipped where the filesystem refuses O_DIRECT.
+fn direct_disk(secs: u64, have_fio: bool) {
+    let dir = std::env::var_os("RINGLOOP_BENCH_FS_DIRECT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    let path = dir.join("ringloop-fs-bench-direct");
+    prepare(&path, 256 << 20);
+    let _cleanup = Cleanup(path.clone());
+    let blocks = (256u64 << 20) / BLOCK;
+    let dur = Duration::from_secs(secs);
+    let ours = ringloop::run(async {
+        let file = match ringloop::fs::OpenOptions::new()
+            .read(true)
+            .direct(true)
+            .open(&path)
+            .await
+        {
+            Ok(f) => Rc::new(f),
+            Err(e) => {
+                eprintln!("fs bench: O_DIRECT skipped: {e}");
+                return None;
+            }
+        };
+        let count = Rc::new(std::cell::Cell::new(0u64));
+        let end = Instant::now() + dur;
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let (file, count) = (file.clone(), count.clone());
+                ringloop::spawn(async move {
+                    let mut rng = Rng(0x2545f4914f6cdd1d ^ (i as u64 + 1));
+                    let mut buf = ringloop::fs::AlignedBuf::new(BLOCK as usize, BLOCK as usize);
+                    while Instant::now() < end {
+                        let (res, b) = file.read_at(buf, rng.offset(blocks)).await;
+                        buf = b;
+                        assert_eq!(res.unwrap(), BLOCK as usize);
+                        count.set(count.get() + 1);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        Some(count.get() as f64 / dur.as_secs_f64())
+    });
+    let Some(ours) = ours else { return };
+    let fio = if have_fio {
+        let out = Command::new("fio")
+            .args([
+                "--name=rd",
+                "--rw=randread",
+                "--bs=4k",
+                "--ioengine=io_uring",
+                "--direct=1",
+                "--iodepth=64",
+            ])
+            .arg(format!("--filename={}", path.display()))
+            .arg(format!("--runtime={secs}"))
+            .args(["--time_based", "--output-format=json"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split("\"read\"")
+            .nth(1)
+            .and_then(|r| r.split("\"iops\" :").nth(1))
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    } else {
+        None
+    };
+    match fio {
+        Some(f) => println!("\nO_DIRECT random 4 KiB reads, 64 in flight, {}: ringloop {ours:.0}/s, fio {f:.0}/s, ratio {:.2}", dir.display(), ours / f),
+        None => println!("\nO_DIRECT random 4 KiB reads, 64 in flight, {}: ringloop {ours:.0}/s", dir.display()),
+    }
 }
