@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// Low bit of user_data: set for a send, clear for a recv.
 const SEND: u64 = 1;
 /// Round trips slower than this land in the histogram's last bucket.
-const MAX_LATENCY_US: usize = 200_000;
+pub(crate) const MAX_LATENCY_US: usize = 200_000;
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -199,7 +199,7 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
     }
 }
 
-fn cpu(pid: Option<u32>) -> io::Result<Duration> {
+pub(crate) fn cpu(pid: Option<u32>) -> io::Result<Duration> {
     pid.map_or(Ok(Duration::ZERO), super::sys::cpu_time)
 }
 
@@ -274,7 +274,7 @@ fn push(
     unsafe { super::floor::push_unchecked(submitter, sq, sqe) }
 }
 
-fn percentile(hist: &[u64], q: f64) -> Duration {
+pub(crate) fn percentile(hist: &[u64], q: f64) -> Duration {
     let total: u64 = hist.iter().sum();
     let target = ((total as f64) * q).ceil().max(1.0) as u64;
     let mut seen = 0;

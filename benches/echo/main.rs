@@ -23,6 +23,10 @@
 //!   per connection from a provided-buffer ring, and `uring-adaptive`, which
 //!   switches a connection to multishot once its receives keep waiting);
 //! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`;
+//! - `RINGLOOP_BENCH_CLIENT` (default `both`): `uring` (one io_uring driving
+//!   every connection), `epoll` (mio, edge-triggered, non-blocking
+//!   read/write: the same ping-pong and byte checks) or `both`, one table
+//!   per client;
 //! - `RINGLOOP_BENCH_MAX_NOISE` (default 0.05) and `RINGLOOP_BENCH_RETRIES`
 //!   (default 3): a run during which other processes used more than this
 //!   share of cores 0 and 1 is repeated, up to this many times, and the
@@ -42,6 +46,7 @@ mod floor;
 mod sys;
 
 mod client;
+mod client_epoll;
 mod report;
 mod server_mio;
 mod server_monoio;
@@ -282,28 +287,37 @@ fn bench_main() {
     };
     let max_noise: f64 = sys::env_or("RINGLOOP_BENCH_MAX_NOISE", 0.05);
     let retries: usize = sys::env_or("RINGLOOP_BENCH_RETRIES", 3);
-    let mut results = report::Results::default();
-    for &(conns, size) in &scenarios {
-        for round in 0..rounds {
-            // Rotate the order so no server always runs first or last.
-            for i in 0..kinds.len() {
-                let kind = kinds[(i + round) % kinds.len()];
-                let load = client::Load {
-                    conns,
-                    size,
-                    warmup: Duration::from_millis(warmup_ms),
-                    measure: Duration::from_secs_f64(secs),
-                    rounds_per_conn: None,
-                };
-                match sys::quietest(
-                    max_noise,
-                    retries,
-                    |m: &client::Measured| m.interference,
-                    || run_one(kind, load),
-                ) {
-                    Ok(m) => {
-                        eprintln!(
-                            "{conns} conns x {size} B, round {round}, {kind}: {:.0} rt/s, \
+    // RINGLOOP_BENCH_CLIENT: `uring`, `epoll` (mio, non-blocking
+    // read/write) or `both` (default): each client's table separately.
+    let clients: Vec<bool> = match std::env::var("RINGLOOP_BENCH_CLIENT").as_deref() {
+        Ok("uring") => vec![false],
+        Ok("epoll") => vec![true],
+        _ => vec![false, true],
+    };
+    for epoll in clients {
+        let client_name = if epoll { "epoll" } else { "io_uring" };
+        let mut results = report::Results::default();
+        for &(conns, size) in &scenarios {
+            for round in 0..rounds {
+                // Rotate the order so no server always runs first or last.
+                for i in 0..kinds.len() {
+                    let kind = kinds[(i + round) % kinds.len()];
+                    let load = client::Load {
+                        conns,
+                        size,
+                        warmup: Duration::from_millis(warmup_ms),
+                        measure: Duration::from_secs_f64(secs),
+                        rounds_per_conn: None,
+                    };
+                    match sys::quietest(
+                        max_noise,
+                        retries,
+                        |m: &client::Measured| m.interference,
+                        || run_one(kind, load, epoll),
+                    ) {
+                        Ok(m) => {
+                            eprintln!(
+                            "{client_name} client, {conns} conns x {size} B, round {round}, {kind}: {:.0} rt/s, \
                              {:.2} us CPU/rt, p50 {:?}, p99 {:?}, noise {:.0}%",
                             m.round_trips_per_sec(),
                             m.cpu_us_per_round_trip(),
@@ -311,30 +325,37 @@ fn bench_main() {
                             m.p99,
                             m.interference * 100.0
                         );
-                        results.add((conns, size), kind, round, m);
-                    }
-                    Err(e) => {
-                        eprintln!("{conns} conns x {size} B, round {round}, {kind}: FAILED: {e}")
+                            results.add((conns, size), kind, round, m);
+                        }
+                        Err(e) => {
+                            eprintln!(
+                                "{conns} conns x {size} B, round {round}, {kind}: FAILED: {e}"
+                            )
+                        }
                     }
                 }
             }
         }
-    }
-    println!(
-        "\n{}",
-        results.markdown(&format!(
-            "{rounds} rounds of {secs} s per server and scenario, medians; server on core 0, \
-             io_uring client on core 1; noise = CPU other processes used on those cores, \
+        println!(
+            "\n{}",
+            results.markdown(&format!(
+                "{rounds} rounds of {secs} s per server and scenario, medians; server on core 0, \
+             {client_name} client on core 1; noise = CPU other processes used on those cores, \
              in % of one core"
-        ))
-    );
+            ))
+        );
+    }
 }
 
-fn run_one(kind: &str, load: client::Load) -> std::io::Result<client::Measured> {
+fn run_one(kind: &str, load: client::Load, epoll: bool) -> std::io::Result<client::Measured> {
     let server = sys::ServerProcess::start(&[
         "--server".to_string(),
         kind.to_string(),
         "127.0.0.1:0".to_string(),
     ])?;
-    client::run(server.addr, Some(server.pid()), load)
+    if epoll {
+        client_epoll::run(server.addr, Some(server.pid()), load)
+    } else {
+        client::run(server.addr, Some(server.pid()), load)
+    }
 }

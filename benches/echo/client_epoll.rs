@@ -1,0 +1,175 @@
+//! The epoll load generator: the same ping-pong as the io_uring client
+//! (send a message tagged with its round number, read the whole echo,
+//! compare every byte, time the round trip), driven by mio (edge-triggered
+//! epoll) with plain non-blocking `write`/`read`. Issue #18 asks for both
+//! kinds of client: which one drives the server changes what the server's
+//! receives find waiting.
+
+use super::client::{cpu, percentile, Load, Measured, MAX_LATENCY_US};
+use super::sys::Interference;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+struct Conn {
+    stream: TcpStream,
+    msg: Box<[u8]>,
+    echo: Box<[u8]>,
+    sent: usize,
+    got: usize,
+    round: u64,
+    started: Instant,
+}
+
+impl Conn {
+    fn start_round(&mut self, now: Instant) {
+        let tag = self.round.to_le_bytes();
+        let n = tag.len().min(self.msg.len());
+        self.msg[..n].copy_from_slice(&tag[..n]);
+        self.sent = 0;
+        self.got = 0;
+        self.started = now;
+    }
+
+    /// Writes and reads what the socket allows; `Ok(true)` when a round
+    /// trip completed and was verified.
+    fn advance(&mut self, key: usize) -> io::Result<bool> {
+        while self.sent < self.msg.len() {
+            match self.stream.write(&self.msg[self.sent..]) {
+                Ok(0) => {
+                    return Err(io::Error::other(format!(
+                        "connection {key}: write returned 0"
+                    )))
+                }
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        while self.got < self.echo.len() {
+            let got = self.got;
+            match self.stream.read(&mut self.echo[got..]) {
+                Ok(0) => {
+                    return Err(io::Error::other(format!(
+                        "the server closed connection {key}"
+                    )))
+                }
+                Ok(n) => self.got += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.sent < self.msg.len() {
+            return Ok(false);
+        }
+        if self.echo[..] != self.msg[..] {
+            return Err(io::Error::other(format!(
+                "connection {key}: the echo of round {} differs from what was sent",
+                self.round
+            )));
+        }
+        Ok(true)
+    }
+}
+
+/// Runs `load` against `addr` with the epoll client.
+pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<Measured> {
+    let mut poll = Poll::new()?;
+    let mut conns = Vec::with_capacity(load.conns);
+    for i in 0..load.conns {
+        let std = std::net::TcpStream::connect(addr)?;
+        std.set_nodelay(true)?;
+        std.set_nonblocking(true)?;
+        let mut stream = TcpStream::from_std(std);
+        poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let msg: Box<[u8]> = (0..load.size)
+            .map(|j| (j as u64 * 31 + i as u64 * 7) as u8)
+            .collect();
+        conns.push(Conn {
+            stream,
+            msg,
+            echo: vec![0; load.size].into_boxed_slice(),
+            sent: 0,
+            got: 0,
+            round: 0,
+            started: Instant::now(),
+        });
+    }
+    let mut hist = vec![0u64; MAX_LATENCY_US + 1];
+    let start = Instant::now();
+    let timed = load.rounds_per_conn.is_none();
+    let mut measuring = !timed || load.warmup.is_zero();
+    let mut window_start = start;
+    let mut cpu_start = cpu(server_pid)?;
+    let own_pids: Vec<u32> = server_pid.into_iter().chain([std::process::id()]).collect();
+    let mut noise_start = Interference::sample(&own_pids)?;
+    let mut round_trips = 0u64;
+    let mut open = conns.len();
+    let mut events = Events::with_capacity(4096);
+    // Start every connection's first round (edge-triggered: act now).
+    let mut ready: Vec<usize> = (0..conns.len()).collect();
+    for conn in &mut conns {
+        conn.start_round(start);
+    }
+    'run: while open > 0 {
+        for key in ready.drain(..) {
+            let conn = &mut conns[key];
+            loop {
+                if !conn.advance(key)? {
+                    break;
+                }
+                let now = Instant::now();
+                let us = now.duration_since(conn.started).as_micros() as usize;
+                hist[us.min(MAX_LATENCY_US)] += 1;
+                round_trips += 1;
+                conn.round += 1;
+                if load.rounds_per_conn.is_some_and(|n| conn.round >= n) {
+                    let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+                    open -= 1;
+                    break;
+                }
+                conn.start_round(now);
+            }
+        }
+        poll.poll(&mut events, Some(Duration::from_secs(5)))?;
+        if events.is_empty() {
+            return Err(io::Error::other("the server answered nothing for 5 s"));
+        }
+        ready.extend(events.iter().map(|e| e.token().0));
+        if timed {
+            let now = Instant::now();
+            if !measuring && now >= start + load.warmup {
+                measuring = true;
+                window_start = now;
+                cpu_start = cpu(server_pid)?;
+                noise_start = Interference::sample(&own_pids)?;
+                round_trips = 0;
+                hist.fill(0);
+            } else if measuring && now >= window_start + load.measure {
+                break 'run;
+            }
+        }
+    }
+    let elapsed = window_start.elapsed();
+    let cpu_end = cpu(server_pid)?;
+    let interference = noise_start.fraction(&Interference::sample(&own_pids)?, elapsed);
+    if round_trips == 0 {
+        return Err(io::Error::other("no round trip completed"));
+    }
+    Ok(Measured {
+        round_trips,
+        elapsed,
+        server_cpu: cpu_end.saturating_sub(cpu_start),
+        p50: percentile(&hist, 0.50),
+        p99: percentile(&hist, 0.99),
+        interference,
+    })
+}
