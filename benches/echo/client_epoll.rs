@@ -21,6 +21,8 @@ struct Conn {
     got: usize,
     round: u64,
     started: Instant,
+    /// Did its fixed number of rounds (`rounds_per_conn`) and was shut down.
+    done: bool,
 }
 
 impl Conn {
@@ -101,6 +103,7 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
             got: 0,
             round: 0,
             started: Instant::now(),
+            done: false,
         });
     }
     let mut hist = vec![0u64; MAX_LATENCY_US + 1];
@@ -122,7 +125,8 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
     'run: while open > 0 {
         for key in ready.drain(..) {
             let conn = &mut conns[key];
-            loop {
+            // A finished connection still gets events (the server's end).
+            while !conn.done {
                 if !conn.advance(key)? {
                     break;
                 }
@@ -133,6 +137,7 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
                 conn.round += 1;
                 if load.rounds_per_conn.is_some_and(|n| conn.round >= n) {
                     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+                    conn.done = true;
                     open -= 1;
                     break;
                 }

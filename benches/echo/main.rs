@@ -244,7 +244,13 @@ fn client_main(args: &[String]) {
         measure: Duration::ZERO,
         rounds_per_conn: Some(rounds),
     };
-    match client::run(addr, None, load) {
+    // RINGLOOP_BENCH_CLIENT=epoll: the epoll client (for profiles of #18).
+    let res = if std::env::var("RINGLOOP_BENCH_CLIENT").is_ok_and(|c| c == "epoll") {
+        client_epoll::run(addr, None, load)
+    } else {
+        client::run(addr, None, load)
+    };
+    match res {
         Ok(m) => println!("{}", m.round_trips),
         Err(e) => {
             eprintln!("echo bench client failed: {e}");
