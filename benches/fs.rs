@@ -139,29 +139,42 @@ fn prepare(path: &Path, size: u64) {
 
 fn ringloop_random(path: &Path, blocks: u64, depth: usize, dur: Duration) -> f64 {
     ringloop::run(async move {
-        let file = Rc::new(ringloop::fs::File::open(path).await.unwrap());
-        let count = Rc::new(std::cell::Cell::new(0u64));
-        let end = Instant::now() + dur;
-        let tasks: Vec<_> = (0..depth)
-            .map(|i| {
-                let (file, count) = (file.clone(), count.clone());
-                ringloop::spawn(async move {
-                    let mut rng = Rng(0x9e3779b97f4a7c15 ^ (i as u64 + 1));
-                    let mut buf = vec![0u8; BLOCK as usize];
-                    while Instant::now() < end {
-                        let (res, b) = file.read_at(buf, rng.offset(blocks)).await;
-                        buf = b;
-                        assert_eq!(res.unwrap(), BLOCK as usize);
-                        count.set(count.get() + 1);
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap();
-        }
-        count.get() as f64 / dur.as_secs_f64()
+        let file = ringloop::fs::File::open(path).await.unwrap();
+        random_reads(file, blocks, depth, dur, || vec![0u8; BLOCK as usize]).await
     })
+}
+
+/// `depth` tasks reading random blocks of `file` into buffers from
+/// `new_buf` until `dur` has passed; reads per second.
+async fn random_reads<B: ringloop::buf::IoBufMut>(
+    file: ringloop::fs::File,
+    blocks: u64,
+    depth: usize,
+    dur: Duration,
+    new_buf: fn() -> B,
+) -> f64 {
+    let file = Rc::new(file);
+    let count = Rc::new(std::cell::Cell::new(0u64));
+    let end = Instant::now() + dur;
+    let tasks: Vec<_> = (0..depth)
+        .map(|i| {
+            let (file, count) = (file.clone(), count.clone());
+            ringloop::spawn(async move {
+                let mut rng = Rng(0x9e3779b97f4a7c15 ^ (i as u64 + 1));
+                let mut buf = new_buf();
+                while Instant::now() < end {
+                    let (res, b) = file.read_at(buf, rng.offset(blocks)).await;
+                    buf = b;
+                    assert_eq!(res.unwrap(), BLOCK as usize);
+                    count.set(count.get() + 1);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    count.get() as f64 / dur.as_secs_f64()
 }
 
 fn tokio_random(path: &Path, blocks: u64, depth: usize, dur: Duration) -> f64 {
@@ -221,22 +234,28 @@ fn pool_random(path: &Path, blocks: u64, depth: usize, dur: Duration) -> f64 {
     count.load(Ordering::Relaxed) as f64 / dur.as_secs_f64()
 }
 
-/// fio's read IOPS from its JSON output.
+/// fio's random 4 KiB read IOPS through the page cache.
 fn fio_random(path: &Path, depth: usize, secs: u64) -> f64 {
+    fio_iops(path, depth, secs, false).unwrap_or(f64::NAN)
+}
+
+/// Runs fio's random 4 KiB reads (io_uring engine, `direct` for O_DIRECT)
+/// and reads the read side's IOPS from its JSON output.
+fn fio_iops(path: &Path, depth: usize, secs: u64, direct: bool) -> Option<f64> {
     let out = Command::new("fio")
         .args([
             "--name=rr",
             "--rw=randread",
             "--bs=4k",
             "--ioengine=io_uring",
-            "--direct=0",
         ])
+        .arg(format!("--direct={}", u8::from(direct)))
         .arg(format!("--filename={}", path.display()))
         .arg(format!("--iodepth={depth}"))
         .arg(format!("--runtime={secs}"))
         .args(["--time_based", "--output-format=json"])
         .output()
-        .unwrap();
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     // The first "iops" after "read" is the read side's.
     text.split("\"read\"")
@@ -244,7 +263,6 @@ fn fio_random(path: &Path, depth: usize, secs: u64) -> f64 {
         .and_then(|r| r.split("\"iops\" :").nth(1))
         .and_then(|v| v.split(',').next())
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(f64::NAN)
 }
 
 fn ringloop_sequential(path: &Path) -> f64 {
@@ -302,65 +320,23 @@ fn direct_disk(secs: u64, have_fio: bool) {
     let blocks = (256u64 << 20) / BLOCK;
     let dur = Duration::from_secs(secs);
     let ours = ringloop::run(async {
-        let file = match ringloop::fs::OpenOptions::new()
+        let opened = ringloop::fs::OpenOptions::new()
             .read(true)
             .direct(true)
             .open(&path)
-            .await
-        {
-            Ok(f) => Rc::new(f),
+            .await;
+        let file = match opened {
+            Ok(f) => f,
             Err(e) => {
                 eprintln!("fs bench: O_DIRECT skipped: {e}");
                 return None;
             }
         };
-        let count = Rc::new(std::cell::Cell::new(0u64));
-        let end = Instant::now() + dur;
-        let tasks: Vec<_> = (0..64)
-            .map(|i| {
-                let (file, count) = (file.clone(), count.clone());
-                ringloop::spawn(async move {
-                    let mut rng = Rng(0x2545f4914f6cdd1d ^ (i as u64 + 1));
-                    let mut buf = ringloop::fs::AlignedBuf::new(BLOCK as usize, BLOCK as usize);
-                    while Instant::now() < end {
-                        let (res, b) = file.read_at(buf, rng.offset(blocks)).await;
-                        buf = b;
-                        assert_eq!(res.unwrap(), BLOCK as usize);
-                        count.set(count.get() + 1);
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap();
-        }
-        Some(count.get() as f64 / dur.as_secs_f64())
+        let new_buf = || ringloop::fs::AlignedBuf::new(BLOCK as usize, BLOCK as usize);
+        Some(random_reads(file, blocks, 64, dur, new_buf).await)
     });
     let Some(ours) = ours else { return };
-    let fio = if have_fio {
-        let out = Command::new("fio")
-            .args([
-                "--name=rd",
-                "--rw=randread",
-                "--bs=4k",
-                "--ioengine=io_uring",
-                "--direct=1",
-                "--iodepth=64",
-            ])
-            .arg(format!("--filename={}", path.display()))
-            .arg(format!("--runtime={secs}"))
-            .args(["--time_based", "--output-format=json"])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.split("\"read\"")
-            .nth(1)
-            .and_then(|r| r.split("\"iops\" :").nth(1))
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-    } else {
-        None
-    };
+    let fio = have_fio.then(|| fio_iops(&path, 64, secs, true)).flatten();
     match fio {
         Some(f) => println!("\nO_DIRECT random 4 KiB reads, 64 in flight, {}: ringloop {ours:.0}/s, fio {f:.0}/s, ratio {:.2}", dir.display(), ours / f),
         None => println!("\nO_DIRECT random 4 KiB reads, 64 in flight, {}: ringloop {ours:.0}/s", dir.display()),
