@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// Low bit of user_data: set for a send, clear for a recv.
 const SEND: u64 = 1;
 /// Round trips slower than this land in the histogram's last bucket.
-pub(crate) const MAX_LATENCY_US: usize = 200_000;
+const MAX_LATENCY_US: usize = 200_000;
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -90,17 +90,10 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
             started: Instant::now(),
         });
     }
-    let mut hist = vec![0u64; MAX_LATENCY_US + 1];
     let mut in_flight = 0usize;
     let mut open = conns.len();
-    let start = Instant::now();
-    let timed = load.rounds_per_conn.is_none();
-    let mut measuring = !timed || load.warmup.is_zero();
-    let mut window_start = start;
-    let mut cpu_start = cpu(server_pid)?;
-    let own_pids: Vec<u32> = server_pid.into_iter().chain([std::process::id()]).collect();
-    let mut noise_start = Interference::sample(&own_pids)?;
-    let mut round_trips = 0u64;
+    let mut window = Window::new(server_pid, load)?;
+    let start = window.start();
     let mut result = Ok(());
     {
         let (submitter, mut sq, mut cq) = ring.split();
@@ -121,17 +114,8 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
                 Err(e) => return Err(e),
             }
             let now = Instant::now();
-            if timed {
-                if !measuring && now >= start + load.warmup {
-                    measuring = true;
-                    window_start = now;
-                    cpu_start = cpu(server_pid)?;
-                    noise_start = Interference::sample(&own_pids)?;
-                    round_trips = 0;
-                    hist.fill(0);
-                } else if measuring && now >= window_start + load.measure {
-                    break 'run;
-                }
+            if window.tick(now)? {
+                break 'run;
             }
             cq.sync();
             for cqe in &mut cq {
@@ -154,9 +138,7 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
                     Ok(true) => {
                         let key = (cqe.user_data() >> 1) as usize;
                         let conn = &mut conns[key];
-                        let us = now.duration_since(conn.started).as_micros() as usize;
-                        hist[us.min(MAX_LATENCY_US)] += 1;
-                        round_trips += 1;
+                        window.record(conn.started, now);
                         conn.round += 1;
                         if load.rounds_per_conn.is_some_and(|n| conn.round >= n) {
                             let _ = conn.stream.shutdown(Shutdown::Write);
@@ -168,9 +150,6 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
                 }
             }
         }
-        let elapsed = window_start.elapsed();
-        let cpu_end = cpu(server_pid)?;
-        let interference = noise_start.fraction(&Interference::sample(&own_pids)?, elapsed);
         // Stop every op before the buffers go away: a shut-down socket
         // completes its pending recv and send at once.
         for conn in &conns {
@@ -184,22 +163,11 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
             (&mut cq).for_each(drop);
         }
         result?;
-        if round_trips == 0 {
-            return Err(io::Error::other("no round trip completed"));
-        }
-        let (p50, p99) = (percentile(&hist, 0.50), percentile(&hist, 0.99));
-        Ok(Measured {
-            round_trips,
-            elapsed,
-            server_cpu: cpu_end.saturating_sub(cpu_start),
-            p50,
-            p99,
-            interference,
-        })
+        window.finish()
     }
 }
 
-pub(crate) fn cpu(pid: Option<u32>) -> io::Result<Duration> {
+fn cpu(pid: Option<u32>) -> io::Result<Duration> {
     pid.map_or(Ok(Duration::ZERO), super::sys::cpu_time)
 }
 
@@ -274,7 +242,7 @@ fn push(
     unsafe { super::floor::push_unchecked(submitter, sq, sqe) }
 }
 
-pub(crate) fn percentile(hist: &[u64], q: f64) -> Duration {
+fn percentile(hist: &[u64], q: f64) -> Duration {
     let total: u64 = hist.iter().sum();
     let target = ((total as f64) * q).ceil().max(1.0) as u64;
     let mut seen = 0;
@@ -285,4 +253,89 @@ pub(crate) fn percentile(hist: &[u64], q: f64) -> Duration {
         }
     }
     Duration::from_micros(MAX_LATENCY_US as u64)
+}
+
+/// The measured window both clients keep: warm-up, then a timed window
+/// (or the whole run with `rounds_per_conn`), with the server's CPU time,
+/// the noise of other processes and a latency histogram over it.
+pub(crate) struct Window {
+    load: Load,
+    server_pid: Option<u32>,
+    own_pids: Vec<u32>,
+    start: Instant,
+    measuring: bool,
+    window_start: Instant,
+    cpu_start: Duration,
+    noise_start: Interference,
+    round_trips: u64,
+    hist: Vec<u64>,
+}
+
+impl Window {
+    pub(crate) fn new(server_pid: Option<u32>, load: Load) -> io::Result<Window> {
+        let own_pids: Vec<u32> = server_pid.into_iter().chain([std::process::id()]).collect();
+        let start = Instant::now();
+        Ok(Window {
+            load,
+            server_pid,
+            measuring: load.rounds_per_conn.is_some() || load.warmup.is_zero(),
+            start,
+            window_start: start,
+            cpu_start: cpu(server_pid)?,
+            noise_start: Interference::sample(&own_pids)?,
+            own_pids,
+            round_trips: 0,
+            hist: vec![0u64; MAX_LATENCY_US + 1],
+        })
+    }
+
+    /// When the run began (for the first round trips' start times).
+    pub(crate) fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// Starts the timed window after the warm-up; `true` once it is over.
+    pub(crate) fn tick(&mut self, now: Instant) -> io::Result<bool> {
+        if self.load.rounds_per_conn.is_some() {
+            return Ok(false);
+        }
+        if !self.measuring && now >= self.start + self.load.warmup {
+            self.measuring = true;
+            self.window_start = now;
+            self.cpu_start = cpu(self.server_pid)?;
+            self.noise_start = Interference::sample(&self.own_pids)?;
+            self.round_trips = 0;
+            self.hist.fill(0);
+        } else if self.measuring && now >= self.window_start + self.load.measure {
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Counts a verified round trip begun at `started`.
+    pub(crate) fn record(&mut self, started: Instant, now: Instant) {
+        let us = now.duration_since(started).as_micros() as usize;
+        self.hist[us.min(MAX_LATENCY_US)] += 1;
+        self.round_trips += 1;
+    }
+
+    /// Closes the window: elapsed time, server CPU and noise over it.
+    pub(crate) fn finish(self) -> io::Result<Measured> {
+        let elapsed = self.window_start.elapsed();
+        let cpu_end = cpu(self.server_pid)?;
+        let interference = self
+            .noise_start
+            .fraction(&Interference::sample(&self.own_pids)?, elapsed);
+        if self.round_trips == 0 {
+            return Err(io::Error::other("no round trip completed"));
+        }
+        Ok(Measured {
+            round_trips: self.round_trips,
+            elapsed,
+            server_cpu: cpu_end.saturating_sub(self.cpu_start),
+            p50: percentile(&self.hist, 0.50),
+            p99: percentile(&self.hist, 0.99),
+            interference,
+        })
+    }
 }

@@ -5,8 +5,7 @@
 //! kinds of client: which one drives the server changes what the server's
 //! receives find waiting.
 
-use super::client::{cpu, percentile, Load, Measured, MAX_LATENCY_US};
-use super::sys::Interference;
+use super::client::{Load, Measured, Window};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Read, Write};
@@ -106,15 +105,8 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
             done: false,
         });
     }
-    let mut hist = vec![0u64; MAX_LATENCY_US + 1];
-    let start = Instant::now();
-    let timed = load.rounds_per_conn.is_none();
-    let mut measuring = !timed || load.warmup.is_zero();
-    let mut window_start = start;
-    let mut cpu_start = cpu(server_pid)?;
-    let own_pids: Vec<u32> = server_pid.into_iter().chain([std::process::id()]).collect();
-    let mut noise_start = Interference::sample(&own_pids)?;
-    let mut round_trips = 0u64;
+    let mut window = Window::new(server_pid, load)?;
+    let start = window.start();
     let mut open = conns.len();
     let mut events = Events::with_capacity(4096);
     // Start every connection's first round (edge-triggered: act now).
@@ -131,9 +123,7 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
                     break;
                 }
                 let now = Instant::now();
-                let us = now.duration_since(conn.started).as_micros() as usize;
-                hist[us.min(MAX_LATENCY_US)] += 1;
-                round_trips += 1;
+                window.record(conn.started, now);
                 conn.round += 1;
                 if load.rounds_per_conn.is_some_and(|n| conn.round >= n) {
                     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
@@ -149,32 +139,9 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
             return Err(io::Error::other("the server answered nothing for 5 s"));
         }
         ready.extend(events.iter().map(|e| e.token().0));
-        if timed {
-            let now = Instant::now();
-            if !measuring && now >= start + load.warmup {
-                measuring = true;
-                window_start = now;
-                cpu_start = cpu(server_pid)?;
-                noise_start = Interference::sample(&own_pids)?;
-                round_trips = 0;
-                hist.fill(0);
-            } else if measuring && now >= window_start + load.measure {
-                break 'run;
-            }
+        if window.tick(Instant::now())? {
+            break 'run;
         }
     }
-    let elapsed = window_start.elapsed();
-    let cpu_end = cpu(server_pid)?;
-    let interference = noise_start.fraction(&Interference::sample(&own_pids)?, elapsed);
-    if round_trips == 0 {
-        return Err(io::Error::other("no round trip completed"));
-    }
-    Ok(Measured {
-        round_trips,
-        elapsed,
-        server_cpu: cpu_end.saturating_sub(cpu_start),
-        p50: percentile(&hist, 0.50),
-        p99: percentile(&hist, 0.99),
-        interference,
-    })
+    window.finish()
 }
