@@ -121,19 +121,25 @@ fn curl(args: &[&str]) -> Vec<u8> {
     run("curl", &all).stdout
 }
 
-/// A 10 MB file of varied bytes, written once per test binary.
+/// A 10 MB file of varied bytes, written once per test binary. Tests run
+/// in parallel: the first caller writes it (under a temporary name, then
+/// renamed) while the others wait, so no test uploads a half-written file.
 fn upload_file() -> PathBuf {
-    let path = std::env::temp_dir().join(format!("ringloop-upload-{}.bin", std::process::id()));
-    if !path.exists() {
+    static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("ringloop-upload-{}.bin", std::process::id()));
         let mut data = Vec::with_capacity(10_000_000);
         let mut x: u32 = 12345;
         while data.len() < 10_000_000 {
             x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
             data.push((x >> 16) as u8);
         }
-        std::fs::write(&path, data).unwrap();
-    }
-    path
+        let tmp = path.with_extension("part");
+        std::fs::write(&tmp, data).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        path
+    })
+    .clone()
 }
 
 fn assert_echoes(url: &str, extra: &[&str]) {
