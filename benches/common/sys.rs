@@ -92,7 +92,12 @@ impl ServerProcess {
     /// Runs `<this exe> <args...>`; the server prints `listening <addr>` on
     /// stdout once it accepts connections.
     pub fn start(args: &[String]) -> io::Result<ServerProcess> {
-        let exe = std::env::current_exe()?;
+        ServerProcess::start_exe(&std::env::current_exe()?, args)
+    }
+
+    /// Runs `<exe> <args...>`: a bench binary built from another commit (A/B
+    /// across commits), with the same `listening <addr>` handshake.
+    pub fn start_exe(exe: &std::path::Path, args: &[String]) -> io::Result<ServerProcess> {
         let mut child = Command::new(exe)
             .args(args)
             .stdin(Stdio::null())
@@ -207,6 +212,17 @@ pub fn quietest<M>(
 }
 
 /// The median of some figures (the mean of the middle two for an even count).
+/// The lower and upper quartiles of `values` (sorts them): the medians of
+/// the lower and the upper half (Tukey's hinges; the middle value of an odd
+/// count is in neither half).
+#[allow(dead_code)] // not every bench binary reports quartiles
+pub fn quartiles(values: &mut [f64]) -> (f64, f64) {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let half = values.len() / 2;
+    let upper = values.len() - half;
+    (median(&mut values[..half]), median(&mut values[upper..]))
+}
+
 pub fn median(values: &mut [f64]) -> f64 {
     if values.is_empty() {
         return f64::NAN;

@@ -21,7 +21,15 @@
 //!   `ringloop-multi-nodefer`, the same without DEFER_TASKRUN, and
 //!   `uring-multi` / `uring-multi-defer`, the floor with one multishot recv
 //!   per connection from a provided-buffer ring, and `uring-adaptive`, which
-//!   switches a connection to multishot once its receives keep waiting);
+//!   switches a connection to multishot once its receives keep waiting, and
+//!   `uring-directsend`, the floor echoing with a non-blocking `send(2)` as
+//!   soon as a RECV's CQE is seen);
+//! - `RINGLOOP_BENCH_BASE` (unset by default): the path of an echo bench
+//!   binary built from another commit (`git worktree add /tmp/base REV &&
+//!   cargo bench --bench echo --no-run` there); every kind in
+//!   `RINGLOOP_BENCH_SERVERS` written `base:KIND` then runs that binary's
+//!   `--server KIND`, alternated with this build's servers (A/B across
+//!   commits);
 //! - `RINGLOOP_BENCH_SCENARIOS` (default all): comma list like `100x128,1000x4096`;
 //! - `RINGLOOP_BENCH_CLIENT` (default `both`): `uring` (one io_uring driving
 //!   every connection), `epoll` (mio, edge-triggered, non-blocking
@@ -74,7 +82,7 @@ pub const KINDS: [&str; 7] = [
 /// Variants run only when named in `RINGLOOP_BENCH_SERVERS` (A/B kinds:
 /// ring flags, registered files and ring fd, batched waits, multishot recv;
 /// see the module docs).
-pub const EXTRA_KINDS: [&str; 11] = [
+pub const EXTRA_KINDS: [&str; 12] = [
     "ringloop-batch",
     "ringloop-nofixed",
     "ringloop-nodefer",
@@ -86,6 +94,7 @@ pub const EXTRA_KINDS: [&str; 11] = [
     "uring-multi",
     "uring-multi-defer",
     "uring-adaptive",
+    "uring-directsend",
 ];
 const SCENARIOS: [(usize, usize); 4] = [(100, 128), (100, 4096), (1000, 128), (1000, 4096)];
 
@@ -154,8 +163,9 @@ fn server_main(args: &[String]) {
         ("ringloop-ops-pollfirst", _) => server_ringloop_ops::serve(listener, conns, true),
         ("ringloop-multi", _) => server_ringloop_multi::serve(listener, conns, true),
         ("ringloop-multi-nodefer", _) => server_ringloop_multi::serve(listener, conns, false),
-        ("uring", _) => server_uring::serve(listener, conns, false),
-        ("uring-defer", _) => server_uring::serve(listener, conns, true),
+        ("uring", _) => server_uring::serve(listener, conns, false, false),
+        ("uring-defer", _) => server_uring::serve(listener, conns, true, false),
+        ("uring-directsend", _) => server_uring::serve(listener, conns, false, true),
         ("uring-multi", _) => server_uring_multi::serve(listener, conns, false, false),
         ("uring-multi-defer", _) => server_uring_multi::serve(listener, conns, true, false),
         ("uring-adaptive", _) => server_uring_multi::serve(listener, conns, false, true),
@@ -211,7 +221,7 @@ fn server_multi(kind: &str, listener: std::net::TcpListener, threads: usize) {
                 s.spawn(move || {
                     sys::pin_to_core(i);
                     match kind {
-                        "uring" => server_uring::serve(listener, None, false),
+                        "uring" => server_uring::serve(listener, None, false, false),
                         _ => server_monoio::serve(listener),
                     }
                 });
@@ -274,15 +284,31 @@ fn bench_main() {
     let rounds: usize = sys::env_or("RINGLOOP_BENCH_ROUNDS", 3);
     let secs: f64 = sys::env_or("RINGLOOP_BENCH_SECS", 2.0);
     let warmup_ms: u64 = sys::env_or("RINGLOOP_BENCH_WARMUP_MS", 500);
-    let kinds: Vec<&str> = match std::env::var("RINGLOOP_BENCH_SERVERS") {
-        Ok(list) => KINDS
-            .iter()
-            .chain(&EXTRA_KINDS)
-            .copied()
-            .filter(|k| list.split(',').any(|w| w.trim() == *k))
-            .collect(),
-        Err(_) => KINDS.to_vec(),
+    let kinds: Vec<String> = match std::env::var("RINGLOOP_BENCH_SERVERS") {
+        Ok(list) => {
+            let named = |k: &str| list.split(',').any(|w| w.trim() == k);
+            let mut kinds: Vec<String> = KINDS
+                .iter()
+                .chain(&EXTRA_KINDS)
+                .filter(|k| named(k))
+                .map(|k| k.to_string())
+                .collect();
+            kinds.extend(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|w| w.starts_with("base:"))
+                    .map(String::from),
+            );
+            kinds
+        }
+        Err(_) => KINDS.iter().map(|k| k.to_string()).collect(),
     };
+    if kinds.iter().any(|k| k.starts_with("base:"))
+        && std::env::var_os("RINGLOOP_BENCH_BASE").is_none()
+    {
+        eprintln!("echo bench: a base:KIND server needs RINGLOOP_BENCH_BASE=<echo bench binary>");
+        std::process::exit(2);
+    }
     let scenarios: Vec<(usize, usize)> = match std::env::var("RINGLOOP_BENCH_SCENARIOS") {
         Ok(list) => SCENARIOS
             .iter()
@@ -307,7 +333,7 @@ fn bench_main() {
             for round in 0..rounds {
                 // Rotate the order so no server always runs first or last.
                 for i in 0..kinds.len() {
-                    let kind = kinds[(i + round) % kinds.len()];
+                    let kind = kinds[(i + round) % kinds.len()].as_str();
                     let load = client::Load {
                         conns,
                         size,
@@ -354,11 +380,20 @@ fn bench_main() {
 }
 
 fn run_one(kind: &str, load: client::Load, epoll: bool) -> std::io::Result<client::Measured> {
-    let server = sys::ServerProcess::start(&[
-        "--server".to_string(),
-        kind.to_string(),
-        "127.0.0.1:0".to_string(),
-    ])?;
+    let server = match kind.strip_prefix("base:") {
+        Some(base_kind) => {
+            let exe = std::env::var_os("RINGLOOP_BENCH_BASE").expect("checked in bench_main");
+            sys::ServerProcess::start_exe(
+                std::path::Path::new(&exe),
+                &["--server".into(), base_kind.into(), "127.0.0.1:0".into()],
+            )?
+        }
+        None => sys::ServerProcess::start(&[
+            "--server".to_string(),
+            kind.to_string(),
+            "127.0.0.1:0".to_string(),
+        ])?,
+    };
     if epoll {
         client_epoll::run(server.addr, Some(server.pid()), load)
     } else {

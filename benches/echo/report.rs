@@ -2,7 +2,7 @@
 //! markdown table.
 
 use super::client::Measured;
-use super::sys::median;
+use super::sys::{median, quartiles};
 use std::fmt::Write;
 
 type Scenario = (usize, usize);
@@ -10,12 +10,35 @@ type Scenario = (usize, usize);
 /// Every run of the benchmark.
 #[derive(Default)]
 pub struct Results {
-    runs: Vec<(Scenario, &'static str, usize, Measured)>,
+    runs: Vec<(Scenario, String, usize, Measured)>,
 }
 
 impl Results {
-    pub fn add(&mut self, scenario: Scenario, kind: &'static str, round: usize, m: Measured) {
-        self.runs.push((scenario, kind, round, m));
+    pub fn add(&mut self, scenario: Scenario, kind: &str, round: usize, m: Measured) {
+        self.runs.push((scenario, kind.to_string(), round, m));
+    }
+
+    /// The kinds measured in `sc`: the known ones in table order, then any
+    /// other (`base:KIND`) in the order they ran.
+    fn kinds(&self, sc: Scenario) -> Vec<String> {
+        let ran: Vec<&str> = self
+            .runs
+            .iter()
+            .filter(|r| r.0 == sc)
+            .map(|r| r.1.as_str())
+            .collect();
+        let mut kinds: Vec<String> = super::KINDS
+            .iter()
+            .chain(&super::EXTRA_KINDS)
+            .filter(|k| ran.contains(k))
+            .map(|k| k.to_string())
+            .collect();
+        for k in ran {
+            if !kinds.iter().any(|known| known == k) {
+                kinds.push(k.to_string());
+            }
+        }
+        kinds
     }
 
     fn scenarios(&self) -> Vec<Scenario> {
@@ -55,9 +78,12 @@ impl Results {
             .filter(|r| r.0 == sc && r.1 == kind)
             .filter_map(|r| Some(f(&r.3) / find(baseline, r.2)?))
             .collect();
+        let (q1, q3) = quartiles(&mut v);
         Ratio {
             min: v.iter().copied().fold(f64::NAN, f64::min),
             max: v.iter().copied().fold(f64::NAN, f64::max),
+            q1,
+            q3,
             median: median(&mut v),
         }
     }
@@ -71,10 +97,8 @@ impl Results {
         );
         let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
         for sc in self.scenarios() {
-            for &kind in super::KINDS.iter().chain(&super::EXTRA_KINDS) {
-                if !self.runs.iter().any(|r| r.0 == sc && r.1 == kind) {
-                    continue;
-                }
+            for kind in self.kinds(sc) {
+                let kind = kind.as_str();
                 let _ = writeln!(
                     out,
                     "| {} x {} B | {kind} | {:.0} | {:.2} | {:.0} | {:.0} | {:.0}% |",
@@ -90,7 +114,7 @@ impl Results {
         }
         let _ = writeln!(
             out,
-            "\nRatios, ringloop / baseline: median of per-round ratios [smallest-largest]; targets: \
+            "\nRatios, ringloop / baseline: median of per-round ratios [quartiles; smallest-largest]; targets: \
              CPU <= 1.00 x tokio and <= 1.10 x uring, round trips/s >= 1.00 x tokio and monoio\n"
         );
         let _ = writeln!(
@@ -111,6 +135,41 @@ impl Results {
                 verdict(self.ratio(sc, "ringloop", "tokio", rate), |r| r >= 1.0),
                 verdict(self.ratio(sc, "ringloop", "monoio", rate), |r| r >= 1.0),
             );
+        }
+        let others: Vec<String> = self
+            .scenarios()
+            .into_iter()
+            .flat_map(|sc| self.kinds(sc))
+            .filter(|k| !super::KINDS.contains(&k.as_str()))
+            .fold(Vec::new(), |mut v, k| {
+                if !v.contains(&k) {
+                    v.push(k);
+                }
+                v
+            });
+        if !others.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nA/B kinds, server CPU per round trip / tokio and / ringloop (median of \
+                 per-round ratios [quartiles; smallest-largest])\n"
+            );
+            let _ = writeln!(
+                out,
+                "| conns x size | server | CPU/rt vs tokio | CPU/rt vs ringloop |"
+            );
+            let _ = writeln!(out, "|---|---|---:|---:|");
+            for sc in self.scenarios() {
+                for kind in others.iter().filter(|k| self.kinds(sc).contains(k)) {
+                    let _ = writeln!(
+                        out,
+                        "| {} x {} B | {kind} | {} | {} |",
+                        sc.0,
+                        sc.1,
+                        verdict(self.ratio(sc, kind, "tokio", cpu), |r| r <= 1.0),
+                        verdict(self.ratio(sc, kind, "ringloop", cpu), |r| r <= 1.0),
+                    );
+                }
+            }
         }
         if self.runs.iter().any(|r| r.1 == "ringloop-epoll") {
             let _ = writeln!(
@@ -145,17 +204,24 @@ struct Ratio {
     median: f64,
     min: f64,
     max: f64,
+    /// Lower and upper quartile.
+    q1: f64,
+    q3: f64,
 }
 
 /// The median has three decimals, so one that misses a target by less than
 /// 0.005 does not print as the target itself.
 fn verdict(ratio: Ratio, met: impl Fn(f64) -> bool) -> String {
-    let Ratio { median, min, max } = ratio;
+    let Ratio {
+        median,
+        min,
+        max,
+        q1,
+        q3,
+    } = ratio;
     if median.is_nan() {
-        "n/a".to_string()
-    } else if met(median) {
-        format!("{median:.3} [{min:.2}-{max:.2}] (met)")
-    } else {
-        format!("{median:.3} [{min:.2}-{max:.2}] (missed)")
+        return "n/a".to_string();
     }
+    let verdict = if met(median) { "met" } else { "missed" };
+    format!("{median:.3} [{q1:.2}-{q3:.2}; {min:.2}-{max:.2}] ({verdict})")
 }

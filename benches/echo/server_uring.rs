@@ -22,7 +22,10 @@ struct Conn {
 
 /// Serves until killed, or until `conns` connections were accepted and closed.
 /// `defer_taskrun` adds SINGLE_ISSUER + DEFER_TASKRUN, as ringloop uses.
-pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
+/// With `direct_send`, a received batch is echoed at once by a non-blocking
+/// `send(2)` (a SEND op only for what the socket did not take), so the copy
+/// into the socket reads bytes still in cache (A/B kind `uring-directsend`).
+pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool, direct_send: bool) {
     let mut ring = floor_ring(defer_taskrun);
     let mut acceptor = Acceptor::new(&listener, conns);
     let mut table: slab::Slab<Conn> = slab::Slab::with_capacity(1024);
@@ -47,7 +50,7 @@ pub fn serve(listener: TcpListener, conns: Option<usize>, defer_taskrun: bool) {
                 }
                 continue;
             }
-            on_conn_cqe(&submitter, &mut sq, &mut table, &cqe);
+            on_conn_cqe(&submitter, &mut sq, &mut table, &cqe, direct_send);
         }
     }
 }
@@ -58,6 +61,7 @@ fn on_conn_cqe(
     sq: &mut SubmissionQueue<'_>,
     table: &mut slab::Slab<Conn>,
     cqe: &cqueue::Entry,
+    direct_send: bool,
 ) {
     let key = cqe.user_data() >> 1;
     let is_send = cqe.user_data() & SEND != 0;
@@ -73,6 +77,17 @@ fn on_conn_cqe(
     } else {
         conn.len = res as usize;
         conn.sent = 0;
+        if direct_send {
+            let sock = socket2::SockRef::from(&conn.fd);
+            match sock.send_with_flags(&conn.buf[..conn.len], libc::MSG_DONTWAIT) {
+                Ok(n) => conn.sent = n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => {
+                    table.remove(key as usize);
+                    return;
+                }
+            }
+        }
     }
     let sqe = if conn.sent < conn.len {
         send_sqe(conn, key)
