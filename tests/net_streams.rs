@@ -62,6 +62,38 @@ fn reader_read_until_and_read_n() {
     });
 }
 
+/// `read_to_end` hands over its buffer: turning the result into a `Vec`
+/// (as `process::Child::output` does with 100 MB of stdout) takes the
+/// allocation instead of copying it. It used to keep a reference in the
+/// reader, which made `Vec::from` copy everything once more.
+#[test]
+fn read_to_end_hands_its_buffer_over_without_a_copy() {
+    ringloop::run(async {
+        let (client, server) = tcp_pair().await;
+        let (mut reader, _writer) = server.into_split();
+        let sent = pattern(7, 1 << 20);
+        let feed = ringloop::spawn(async move {
+            let (res, _) = client.write_all(sent).await;
+            res.unwrap();
+        });
+        let all = reader.read_to_end().await.unwrap();
+        feed.await.unwrap();
+        let at = all.as_ptr();
+        let vec = Vec::from(all);
+        assert_eq!(
+            vec.as_ptr(),
+            at,
+            "Vec::from copied the bytes read_to_end returned"
+        );
+        assert_eq!(vec, pattern(7, 1 << 20));
+        assert_eq!(
+            reader.read(10).await.unwrap(),
+            &b""[..],
+            "still at end of stream"
+        );
+    });
+}
+
 #[test]
 fn read_exact_and_read_until_at_eof_carry_the_partial_data() {
     ringloop::run(async {

@@ -211,9 +211,13 @@ impl Reader {
     }
 
     /// Everything until the end of stream.
+    ///
+    /// The returned `Bytes` owns the reader's buffer outright (the reader
+    /// starts a new one), so `Vec::from` on it takes the allocation instead
+    /// of copying it.
     pub async fn read_to_end(&mut self) -> io::Result<Bytes> {
         while self.fill().await? {}
-        Ok(self.buf.split().freeze())
+        Ok(std::mem::take(&mut self.buf).freeze())
     }
 
     /// Exactly `n` bytes. If the stream ends first, the error's kind is
