@@ -212,17 +212,6 @@ pub fn quietest<M>(
 }
 
 /// The median of some figures (the mean of the middle two for an even count).
-/// The lower and upper quartiles of `values` (sorts them): the medians of
-/// the lower and the upper half (Tukey's hinges; the middle value of an odd
-/// count is in neither half).
-#[allow(dead_code)] // not every bench binary reports quartiles
-pub fn quartiles(values: &mut [f64]) -> (f64, f64) {
-    values.sort_by(|a, b| a.total_cmp(b));
-    let half = values.len() / 2;
-    let upper = values.len() - half;
-    (median(&mut values[..half]), median(&mut values[upper..]))
-}
-
 pub fn median(values: &mut [f64]) -> f64 {
     if values.is_empty() {
         return f64::NAN;
@@ -234,6 +223,17 @@ pub fn median(values: &mut [f64]) -> f64 {
     } else {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
+}
+
+/// The lower and upper quartiles of `values` (sorts them): the medians of
+/// the lower and the upper half (Tukey's hinges; the middle value of an odd
+/// count is in neither half).
+#[allow(dead_code)] // not every bench binary reports quartiles
+pub fn quartiles(values: &mut [f64]) -> (f64, f64) {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let half = values.len() / 2;
+    let upper = values.len() - half;
+    (median(&mut values[..half]), median(&mut values[upper..]))
 }
 
 /// Busy time (everything but idle and iowait) of one core, from /proc/stat.

@@ -136,18 +136,18 @@ impl Results {
                 verdict(self.ratio(sc, "ringloop", "monoio", rate), |r| r >= 1.0),
             );
         }
-        let others: Vec<String> = self
+        // Every A/B kind (an extra kind or `base:KIND`) in every scenario it ran.
+        let ab_rows: Vec<(Scenario, String)> = self
             .scenarios()
             .into_iter()
-            .flat_map(|sc| self.kinds(sc))
-            .filter(|k| !super::KINDS.contains(&k.as_str()))
-            .fold(Vec::new(), |mut v, k| {
-                if !v.contains(&k) {
-                    v.push(k);
-                }
-                v
-            });
-        if !others.is_empty() {
+            .flat_map(|sc| {
+                self.kinds(sc)
+                    .into_iter()
+                    .filter(|k| !super::KINDS.contains(&k.as_str()))
+                    .map(move |k| (sc, k))
+            })
+            .collect();
+        if !ab_rows.is_empty() {
             let _ = writeln!(
                 out,
                 "\nA/B kinds, server CPU per round trip / tokio and / ringloop (median of \
@@ -158,17 +158,15 @@ impl Results {
                 "| conns x size | server | CPU/rt vs tokio | CPU/rt vs ringloop |"
             );
             let _ = writeln!(out, "|---|---|---:|---:|");
-            for sc in self.scenarios() {
-                for kind in others.iter().filter(|k| self.kinds(sc).contains(k)) {
-                    let _ = writeln!(
-                        out,
-                        "| {} x {} B | {kind} | {} | {} |",
-                        sc.0,
-                        sc.1,
-                        verdict(self.ratio(sc, kind, "tokio", cpu), |r| r <= 1.0),
-                        verdict(self.ratio(sc, kind, "ringloop", cpu), |r| r <= 1.0),
-                    );
-                }
+            for (sc, kind) in &ab_rows {
+                let _ = writeln!(
+                    out,
+                    "| {} x {} B | {kind} | {} | {} |",
+                    sc.0,
+                    sc.1,
+                    verdict(self.ratio(*sc, kind, "tokio", cpu), |r| r <= 1.0),
+                    verdict(self.ratio(*sc, kind, "ringloop", cpu), |r| r <= 1.0),
+                );
             }
         }
         if self.runs.iter().any(|r| r.1 == "ringloop-epoll") {
