@@ -50,34 +50,24 @@ async fn handle_echo(mut reader: Reader, writer: Writer, quiet: bool) {
     }
 }
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: echo_server [ADDR] [--quiet] [--threads N]   (ADDR defaults to 127.0.0.1:8888)"
-    );
-    std::process::exit(2);
-}
+const USAGE: &str =
+    "usage: echo_server [ADDR] [--quiet] [--threads N]   (ADDR defaults to 127.0.0.1:8888)";
 
 fn main() {
-    let mut addr = "127.0.0.1:8888".to_string();
-    let mut quiet = false;
-    let mut threads = 1;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--quiet" | "-q" => quiet = true,
-            "--threads" | "-t" => {
-                threads = match args.next().and_then(|n| n.parse::<usize>().ok()) {
-                    Some(n) if n > 0 => n,
-                    _ => usage(),
-                }
-            }
-            "--help" | "-h" => {
-                println!("usage: echo_server [ADDR] [--quiet] [--threads N]   (ADDR defaults to 127.0.0.1:8888)");
-                return;
-            }
-            _ => addr = arg,
-        }
-    }
+    let args::ServerArgs {
+        addr,
+        threads,
+        quiet,
+        ..
+    } = args::ServerArgs::parse(
+        USAGE,
+        "127.0.0.1:8888",
+        args::Options {
+            threads: true,
+            quiet: true,
+            ..Default::default()
+        },
+    );
     let addr = match args::resolve(&addr) {
         Ok(addr) => addr,
         Err(e) => {

@@ -27,25 +27,14 @@ use std::time::Duration;
 const USAGE: &str = "usage: http_server [ADDR] [--threads N]   (ADDR defaults to 127.0.0.1:8080)";
 
 fn main() {
-    let mut addr = "127.0.0.1:8080".to_string();
-    let mut threads = 1;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--threads" | "-t" => match args.next().and_then(|n| n.parse::<usize>().ok()) {
-                Some(n) if n > 0 => threads = n,
-                _ => {
-                    eprintln!("{USAGE}");
-                    std::process::exit(2);
-                }
-            },
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return;
-            }
-            _ => addr = arg,
-        }
-    }
+    let args::ServerArgs { addr, threads, .. } = args::ServerArgs::parse(
+        USAGE,
+        "127.0.0.1:8080",
+        args::Options {
+            threads: true,
+            ..Default::default()
+        },
+    );
     let addr = match args::resolve(&addr) {
         Ok(addr) => addr,
         Err(e) => {

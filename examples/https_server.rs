@@ -27,28 +27,21 @@ const USAGE: &str =
     "usage: https_server [ADDR] [--cert FILE --key FILE] [--threads N]   (ADDR defaults to 127.0.0.1:8443)";
 
 fn main() {
-    let mut addr = "127.0.0.1:8443".to_string();
-    let (mut cert, mut key, mut threads) = (None, None, 1);
-    let mut args = std::env::args().skip(1);
-    let usage = || -> ! {
-        eprintln!("{USAGE}");
-        std::process::exit(2)
-    };
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--cert" => cert = Some(args.next().unwrap_or_else(|| usage())),
-            "--key" => key = Some(args.next().unwrap_or_else(|| usage())),
-            "--threads" | "-t" => match args.next().and_then(|n| n.parse::<usize>().ok()) {
-                Some(n) if n > 0 => threads = n,
-                _ => usage(),
-            },
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return;
-            }
-            _ => addr = arg,
-        }
-    }
+    let args::ServerArgs {
+        addr,
+        threads,
+        cert,
+        key,
+        ..
+    } = args::ServerArgs::parse(
+        USAGE,
+        "127.0.0.1:8443",
+        args::Options {
+            threads: true,
+            tls: true,
+            ..Default::default()
+        },
+    );
     let fail = |what: &str, e: std::io::Error| -> ! {
         eprintln!("https_server: {what}: {e}");
         std::process::exit(1)

@@ -11,6 +11,9 @@
 //! line printed is "Serving on ADDR". A client whose handshake fails or
 //! stalls (10 s) is dropped; the others are served on.
 
+#[path = "common/args.rs"]
+#[allow(dead_code)]
+mod args;
 #[path = "common/tls_cert.rs"]
 mod tls_cert;
 
@@ -22,24 +25,16 @@ const USAGE: &str =
     "usage: tls_echo_server [ADDR] [--cert FILE --key FILE]   (ADDR defaults to 127.0.0.1:4433)";
 
 fn main() {
-    let mut addr = "127.0.0.1:4433".to_string();
-    let (mut cert, mut key) = (None, None);
-    let mut args = std::env::args().skip(1);
-    let usage = || -> ! {
-        eprintln!("{USAGE}");
-        std::process::exit(2)
-    };
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--cert" => cert = Some(args.next().unwrap_or_else(|| usage())),
-            "--key" => key = Some(args.next().unwrap_or_else(|| usage())),
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return;
-            }
-            _ => addr = arg,
-        }
-    }
+    let args::ServerArgs {
+        addr, cert, key, ..
+    } = args::ServerArgs::parse(
+        USAGE,
+        "127.0.0.1:4433",
+        args::Options {
+            tls: true,
+            ..Default::default()
+        },
+    );
     let fail = |what: &str, e: std::io::Error| -> ! {
         eprintln!("tls_echo_server: {what}: {e}");
         std::process::exit(1)

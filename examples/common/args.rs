@@ -2,6 +2,67 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
+/// Which options a server example takes besides `[ADDR]` and `--help`.
+#[derive(Clone, Copy, Default)]
+pub struct Options {
+    /// `--threads N` / `-t N`: runtimes serving the port (N ≥ 1).
+    pub threads: bool,
+    /// `--quiet` / `-q`.
+    pub quiet: bool,
+    /// `--cert FILE` and `--key FILE`.
+    pub tls: bool,
+}
+
+/// A server example's command line.
+pub struct ServerArgs {
+    /// The last argument that is not an option (or the default).
+    pub addr: String,
+    pub threads: usize,
+    pub quiet: bool,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+}
+
+impl ServerArgs {
+    /// Parses the process's arguments. `--help` prints `usage` and exits
+    /// with 0; an option without its value (or a bad N) prints it on stderr
+    /// and exits with 2. An option the example does not take is read as
+    /// ADDR, which then fails to resolve with its own message.
+    pub fn parse(usage: &str, default_addr: &str, options: Options) -> ServerArgs {
+        let bad = || -> ! {
+            eprintln!("{usage}");
+            std::process::exit(2)
+        };
+        let mut parsed = ServerArgs {
+            addr: default_addr.to_string(),
+            threads: 1,
+            quiet: false,
+            cert: None,
+            key: None,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--threads" | "-t" if options.threads => {
+                    match args.next().and_then(|n| n.parse::<usize>().ok()) {
+                        Some(n) if n > 0 => parsed.threads = n,
+                        _ => bad(),
+                    }
+                }
+                "--quiet" | "-q" if options.quiet => parsed.quiet = true,
+                "--cert" if options.tls => parsed.cert = Some(args.next().unwrap_or_else(|| bad())),
+                "--key" if options.tls => parsed.key = Some(args.next().unwrap_or_else(|| bad())),
+                "--help" | "-h" => {
+                    println!("{usage}");
+                    std::process::exit(0)
+                }
+                _ => parsed.addr = arg,
+            }
+        }
+        parsed
+    }
+}
+
 /// Resolves the address to serve, with a free port picked now if it says
 /// 0, so that every runtime of `--threads N` binds the same one. The probe
 /// socket that reserved the port stays bound (never listening) for the life
