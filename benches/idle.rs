@@ -33,11 +33,7 @@ use std::time::Duration;
 const KINDS: [&str; 2] = ["ringloop", "tokio"];
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    sys::raise_fd_limit();
+    let args = sys::setup();
     if args.first().map(String::as_str) == Some("serve") {
         let kind = args.get(1).map_or("", String::as_str);
         let listener = sys::listen("127.0.0.1:0").expect("listen");

@@ -27,11 +27,7 @@ const KINDS: [&str; 2] = ["ringloop", "tokio-rustls"];
 const MSG: usize = 16 * 1024;
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    sys::raise_fd_limit();
+    let args = sys::setup();
     if args.first().map(String::as_str) == Some("--server") {
         let [_, kind, cert, key] = &args[..] else {
             eprintln!("tls bench: --server KIND CERT KEY");

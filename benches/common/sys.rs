@@ -23,20 +23,30 @@ pub fn pin_to_core(core: usize) {
     }
 }
 
-/// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
-pub fn raise_fd_limit() -> u64 {
+/// What a bench binary does first: raises the fd limit (runs open
+/// thousands of connections) and returns its arguments, without the
+/// `--bench` that `cargo bench` passes.
+pub fn setup() -> Vec<String> {
+    raise_fd_limit();
+    std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect()
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (left as it is if that fails).
+fn raise_fd_limit() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes into the struct we own.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 0;
+        return;
     }
     lim.rlim_cur = lim.rlim_max;
     // SAFETY: setrlimit reads the struct we own.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
-    lim.rlim_cur
 }
 
 /// User + system CPU time of a process (all its threads), from /proc/<pid>/stat.
@@ -228,7 +238,6 @@ pub fn median(values: &mut [f64]) -> f64 {
 /// The lower and upper quartiles of `values` (sorts them): the medians of
 /// the lower and the upper half (Tukey's hinges; the middle value of an odd
 /// count is in neither half).
-#[allow(dead_code)] // not every bench binary reports quartiles
 pub fn quartiles(values: &mut [f64]) -> (f64, f64) {
     values.sort_by(|a, b| a.total_cmp(b));
     let half = values.len() / 2;

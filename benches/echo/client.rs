@@ -62,6 +62,14 @@ struct Conn {
     started: Instant,
 }
 
+/// Connection `i`'s message of `size` bytes: a different pattern per
+/// connection, so crossed streams are caught (both clients send these).
+pub fn message(i: usize, size: usize) -> Box<[u8]> {
+    (0..size)
+        .map(|j| (j as u64 * 31 + i as u64 * 7) as u8)
+        .collect()
+}
+
 /// Connects `load.conns` connections to `addr` and runs the load. `server_pid`
 /// is the process whose CPU time is measured.
 pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<Measured> {
@@ -76,10 +84,7 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
     for i in 0..load.conns {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
-        // A different pattern per connection, so crossed streams are caught.
-        let msg: Box<[u8]> = (0..load.size)
-            .map(|j| (j as u64 * 31 + i as u64 * 7) as u8)
-            .collect();
+        let msg = message(i, load.size);
         conns.push(Conn {
             stream,
             msg,

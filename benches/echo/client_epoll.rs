@@ -5,7 +5,7 @@
 //! kinds of client: which one drives the server changes what the server's
 //! receives find waiting.
 
-use super::client::{Load, Measured, Window};
+use super::client::{message, Load, Measured, Window};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Read, Write};
@@ -91,9 +91,7 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
             Token(i),
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        let msg: Box<[u8]> = (0..load.size)
-            .map(|j| (j as u64 * 31 + i as u64 * 7) as u8)
-            .collect();
+        let msg = message(i, load.size);
         conns.push(Conn {
             stream,
             msg,

@@ -99,11 +99,7 @@ pub const EXTRA_KINDS: [&str; 12] = [
 const SCENARIOS: [(usize, usize); 4] = [(100, 128), (100, 4096), (1000, 128), (1000, 4096)];
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    sys::raise_fd_limit();
+    let args = sys::setup();
     match args.first().map(String::as_str) {
         Some("--server") => server_main(&args[1..]),
         Some("--client") => client_main(&args[1..]),

@@ -80,11 +80,7 @@ struct Measured {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    sys::raise_fd_limit();
+    let args = sys::setup();
     if args.first().map(String::as_str) == Some("--server") {
         let (Some(kind), Some(addr)) = (args.get(1), args.get(2)) else {
             eprintln!("http bench: --server needs KIND ({KINDS:?}) and ADDR");
