@@ -196,9 +196,9 @@ impl Driver {
         if self.ring.is_none() || !self.features.msg_ring {
             return false;
         }
-        let entry = opcode::MsgRingData::new(types::Fd(target), 0, MSG_WAKE_TAG, None).build();
+        let mut entry = opcode::MsgRingData::new(types::Fd(target), 0, MSG_WAKE_TAG, None).build();
         // SAFETY: MSG_RING carries no pointers; the target fd is only named.
-        unsafe { self.submit(entry, Lifecycle::Ignored(orphan), false) }.is_ok()
+        unsafe { self.submit(&mut entry, Lifecycle::Ignored(orphan), false) }.is_ok()
     }
 
     /// Whether the driver still runs (the runtime has not shut down).
@@ -267,7 +267,7 @@ impl Driver {
     #[inline]
     pub(crate) unsafe fn submit(
         &mut self,
-        entry: squeue::Entry,
+        entry: &mut squeue::Entry,
         state: Lifecycle,
         custom: bool,
     ) -> io::Result<usize> {
@@ -276,16 +276,16 @@ impl Driver {
                 None => return Err(shut_down_error()),
                 Some(epoll) => {
                     let multi = matches!(state, Lifecycle::Multi(_));
-                    if let Some(e) = epoll.refusal(&entry, custom, multi) {
+                    if let Some(e) = epoll.refusal(entry, custom, multi) {
                         return Err(e);
                     }
                 }
             }
         }
         let key = self.ops.insert(state);
-        let entry = entry.user_data(key as u64);
+        entry.set_user_data(key as u64);
         // SAFETY: forwarded from this function's contract.
-        unsafe { self.push(&entry) };
+        unsafe { self.push(entry) };
         Ok(key)
     }
 

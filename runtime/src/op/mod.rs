@@ -155,7 +155,6 @@ impl State {
     /// resources the caller keeps (or hands to the driver on drop).
     unsafe fn submit(&mut self, initial: impl FnOnce() -> Lifecycle) -> io::Result<()> {
         if let State::Unsubmitted(entry, ring) = self {
-            let entry = entry.clone();
             let driver = crate::context::driver();
             let (slot_ring, custom) = (*ring & !CUSTOM, *ring & CUSTOM != 0);
             if slot_ring != 0 && slot_ring != driver.borrow().ring_id() {
