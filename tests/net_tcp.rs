@@ -265,3 +265,28 @@ fn a_dropped_stream_sends_its_fin_at_once() {
         assert_eq!(got, b"bye");
     });
 }
+
+#[test]
+fn a_read_dropped_before_its_first_poll_takes_no_bytes() {
+    ringloop::run(async {
+        let (a, b) = tcp_pair().await;
+        // Never polled: no RECV was submitted, so none may be left in flight
+        // to swallow (or later hand out) the bytes sent next.
+        drop(a.read(Vec::with_capacity(16)));
+        let (res, _) = b.write_all(b"first".to_vec()).await;
+        res.unwrap();
+        let (res, buf) = a.read_exact(Vec::with_capacity(5)).await;
+        res.unwrap();
+        assert_eq!(buf, b"first");
+        // A read polled once and dropped in flight keeps its RECV; the
+        // next read returns what that RECV received.
+        let read = a.read(Vec::with_capacity(16));
+        let timed_out = ringloop::time::timeout(std::time::Duration::from_millis(20), read).await;
+        assert!(timed_out.is_err(), "nothing was sent yet");
+        let (res, _) = b.write_all(b"second".to_vec()).await;
+        res.unwrap();
+        let (res, buf) = a.read_exact(Vec::with_capacity(6)).await;
+        res.unwrap();
+        assert_eq!(buf, b"second");
+    });
+}

@@ -17,12 +17,12 @@
 use bytes::{Buf, BytesMut};
 use ringloop_runtime::buf::{IoBuf, IoBufMut};
 use ringloop_runtime::fd::SharedFd;
-use ringloop_runtime::op::{self, Op, Read, Recv};
+use ringloop_runtime::op::{self, Op, Read, Write};
 use socket2::SockRef;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
@@ -36,23 +36,7 @@ trait PendingRead {
     fn poll_into(&mut self, cx: &mut Context<'_>, stash: &mut BytesMut) -> Poll<io::Result<usize>>;
 }
 
-/// A receive on a socket (RECV) or a read of a pipe (READ).
-enum AnyRead<B: IoBufMut> {
-    Recv(Op<Recv<B>>),
-    Read(Op<Read<B>>),
-}
-
-impl<B: IoBufMut> Future for AnyRead<B> {
-    type Output = (io::Result<usize>, B);
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.get_mut() {
-            AnyRead::Recv(op) => Pin::new(op).poll(cx),
-            AnyRead::Read(op) => Pin::new(op).poll(cx),
-        }
-    }
-}
-
-impl<B: IoBufMut> PendingRead for AnyRead<B> {
+impl<B: IoBufMut> PendingRead for Op<Read<B>> {
     fn poll_into(&mut self, cx: &mut Context<'_>, stash: &mut BytesMut) -> Poll<io::Result<usize>> {
         let (res, buf) = ready!(Pin::new(self).poll(cx));
         if let Ok(n) = res {
@@ -124,21 +108,25 @@ impl StreamCore {
         }
     }
 
-    /// A receive (or a pipe read) into `buf`.
-    fn recv<B: IoBufMut>(&self, buf: B) -> AnyRead<B> {
+    /// A receive (or a pipe read) into `buf`. (RECV and READ ops are one
+    /// type: a stream's reads and writes are one future type each.)
+    /// Inlined, as the op builders are, so the op is built in place.
+    #[inline(always)]
+    fn recv<B: IoBufMut>(&self, buf: B) -> Op<Read<B>> {
         if self.pipe {
-            AnyRead::Read(op::read(&self.fd, buf, None))
+            op::read(&self.fd, buf, None)
         } else {
-            AnyRead::Recv(op::recv(&self.fd, buf, 0))
+            op::recv(&self.fd, buf, 0)
         }
     }
 
     /// A send (or a pipe write) of `buf`.
-    async fn send<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+    #[inline(always)]
+    fn send<B: IoBuf>(&self, buf: B) -> Op<Write<B>> {
         if self.pipe {
-            op::write(&self.fd, buf, None).await
+            op::write(&self.fd, buf, None)
         } else {
-            op::send(&self.fd, buf, 0).await
+            op::send(&self.fd, buf, 0)
         }
     }
 
@@ -151,6 +139,7 @@ impl StreamCore {
     }
 
     /// Whether cancelled reads left bytes, an end of stream or an op in flight.
+    #[inline]
     pub(crate) fn has_leftover(&self) -> bool {
         match &*self.read.borrow() {
             Some(st) => !st.stash.is_empty() || !st.pending.is_empty(),
@@ -193,22 +182,12 @@ impl StreamCore {
     /// Reads into `buf` (from its start, up to its capacity). `Ok(0)` means
     /// end of stream — or a buffer with no capacity, which never touches the
     /// socket. Cancel-safe: see the module docs.
-    pub(crate) async fn read<B: IoBufMut>(&self, mut buf: B) -> (io::Result<usize>, B) {
-        if buf.bytes_total() == 0 {
-            return (Ok(0), buf);
-        }
-        // The common case (no cancelled read left anything) skips the
-        // leftover machinery: one borrow instead of a poll_fn round.
-        if self.has_leftover() {
-            if let Some(res) = poll_fn(|cx| self.poll_leftover(cx, &mut buf)).await {
-                return (res, buf);
-            }
-        }
-        ReadGuard {
+    pub(crate) fn read<B: IoBufMut>(&self, buf: B) -> ReadFuture<'_, B> {
+        ReadFuture {
             core: self,
-            op: Some(self.recv(buf)),
+            buf: Some(buf),
+            op: None,
         }
-        .await
     }
 
     /// Fills `buf` to its capacity, or fails with `UnexpectedEof` if the
@@ -279,25 +258,53 @@ impl StreamCore {
     }
 }
 
-/// A RECV in flight for a caller. If dropped before completion, the op is
-/// parked in the core instead of being cancelled (see the module docs).
-struct ReadGuard<'a, B: IoBufMut> {
+/// The future of [`StreamCore::read`]: first what cancelled reads left
+/// (see the module docs), else a RECV of its own. If dropped with its RECV
+/// in flight, the op is parked in the core instead of being cancelled.
+pub(crate) struct ReadFuture<'a, B: IoBufMut> {
     core: &'a StreamCore,
-    op: Option<AnyRead<B>>,
+    /// The caller's buffer until the RECV takes it (or it is handed back).
+    buf: Option<B>,
+    op: Option<Op<Read<B>>>,
 }
 
-impl<B: IoBufMut> Future for ReadGuard<'_, B> {
+impl<B: IoBufMut> Unpin for ReadFuture<'_, B> {}
+
+impl<B: IoBufMut> Future for ReadFuture<'_, B> {
     type Output = (io::Result<usize>, B);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let op = self.op.as_mut().expect("ReadGuard polled after completion");
+        let this = &mut *self;
+        if let Some(op) = this.op.as_mut() {
+            let out = ready!(Pin::new(op).poll(cx));
+            this.op = None;
+            return Poll::Ready(out);
+        }
+        let mut buf = this.buf.take().expect("ReadFuture polled after completion");
+        if buf.bytes_total() == 0 {
+            return Poll::Ready((Ok(0), buf));
+        }
+        // The common case (no cancelled read left anything) is one check.
+        if this.core.has_leftover() {
+            match this.core.poll_leftover(cx, &mut buf) {
+                Poll::Ready(Some(res)) => return Poll::Ready((res, buf)),
+                Poll::Ready(None) => {}
+                Poll::Pending => {
+                    this.buf = Some(buf);
+                    return Poll::Pending;
+                }
+            }
+        }
+        // Built in place (an op not yet submitted carries its SQE); the slot
+        // is empty here, so nothing is dropped by the write.
+        let op = this.op.get_or_insert_with(|| this.core.recv(buf));
         let out = ready!(Pin::new(op).poll(cx));
-        self.op = None;
+        this.op = None;
         Poll::Ready(out)
     }
 }
 
-impl<B: IoBufMut> Drop for ReadGuard<'_, B> {
+impl<B: IoBufMut> Drop for ReadFuture<'_, B> {
     fn drop(&mut self) {
         if let Some(op) = self.op.take() {
             self.core
