@@ -244,6 +244,9 @@ impl<T: Completable> Op<T> {
         }
     }
 
+    // Inlined: out of line it returned the output through memory, and
+    // forcing it cut callgrind's count per echo round trip by 38.
+    #[inline(always)]
     fn finish(&mut self, cqe: CqeResult) -> T::Output {
         self.state = State::Done;
         self.data
