@@ -290,3 +290,21 @@ fn a_read_dropped_before_its_first_poll_takes_no_bytes() {
         assert_eq!(buf, b"second");
     });
 }
+
+#[test]
+fn write_all_larger_than_the_socket_buffers_arrives_whole() {
+    ringloop::run(async {
+        let (a, b) = tcp_pair().await;
+        // Far more than loopback's socket buffers hold: the sends come back
+        // short and write_all goes on from where each one stopped.
+        let data = pattern(7, 8 << 20);
+        let reader = ringloop::spawn(async move {
+            let (res, got) = b.read_exact(Vec::with_capacity(8 << 20)).await;
+            res.unwrap();
+            got
+        });
+        let (res, back) = a.write_all(data).await;
+        res.unwrap();
+        assert_eq!(reader.await.unwrap(), back, "the peer got every byte, in order");
+    });
+}

@@ -224,28 +224,38 @@ impl StreamCore {
 
     /// Sends every initialized byte of `buf`. Not cancel-safe: if the future
     /// is dropped, an unknown prefix of `buf` may have been sent.
-    pub(crate) async fn write_all<B: IoBuf>(&self, mut buf: B) -> (io::Result<()>, B) {
+    pub(crate) async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
         let total = buf.bytes_init();
-        let mut sent = 0;
+        if total == 0 {
+            return (Ok(()), buf);
+        }
+        // The common case, the kernel taking it all at once, sends `buf`
+        // itself; only a short send goes on with slices of it.
+        let (res, buf) = self.send(buf).await;
+        match sent_so_far(res, 0, total) {
+            Ok(sent) if sent == total => (Ok(()), buf),
+            Ok(sent) => self.write_rest(buf, sent, total).await,
+            Err(e) => (Err(e), buf),
+        }
+    }
+
+    /// The rest of [`StreamCore::write_all`] after a short send.
+    async fn write_rest<B: IoBuf>(
+        &self,
+        mut buf: B,
+        mut sent: usize,
+        total: usize,
+    ) -> (io::Result<()>, B) {
         while sent < total {
             let (res, slice) = self.send(buf.slice(sent..total)).await;
             buf = slice.into_inner();
-            match res {
-                Ok(0) => {
-                    let msg = format!(
-                        "the socket accepted none of the last {} bytes",
-                        total - sent
-                    );
-                    return (Err(io::Error::new(io::ErrorKind::WriteZero, msg)), buf);
-                }
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            match sent_so_far(res, sent, total) {
+                Ok(now) => sent = now,
                 Err(e) => return (Err(e), buf),
             }
         }
         (Ok(()), buf)
     }
-
     /// Shuts down the read half, the write half or both.
     pub(crate) async fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         if self.pipe {
@@ -255,6 +265,24 @@ impl StreamCore {
             ));
         }
         op::shutdown(&self.fd, how).await
+    }
+}
+
+/// How many of `total` bytes are sent after a send that returned `res`
+/// with `sent` sent before it; an interrupted send sent nothing, and a
+/// send that took no byte is an error (`WriteZero`).
+fn sent_so_far(res: io::Result<usize>, sent: usize, total: usize) -> io::Result<usize> {
+    match res {
+        Ok(0) => Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!(
+                "the socket accepted none of the last {} bytes",
+                total - sent
+            ),
+        )),
+        Ok(n) => Ok(sent + n),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(sent),
+        Err(e) => Err(e),
     }
 }
 
