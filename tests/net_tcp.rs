@@ -305,6 +305,10 @@ fn write_all_larger_than_the_socket_buffers_arrives_whole() {
         });
         let (res, back) = a.write_all(data).await;
         res.unwrap();
-        assert_eq!(reader.await.unwrap(), back, "the peer got every byte, in order");
+        assert_eq!(
+            reader.await.unwrap(),
+            back,
+            "the peer got every byte, in order"
+        );
     });
 }
