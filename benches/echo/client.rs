@@ -70,6 +70,22 @@ pub fn message(i: usize, size: usize) -> Box<[u8]> {
         .collect()
 }
 
+/// Checks that connection `key`'s echo of `round` is the message it sent
+/// (both clients check every round trip this way).
+pub fn check_echo(
+    key: impl std::fmt::Display,
+    round: u64,
+    echo: &[u8],
+    msg: &[u8],
+) -> io::Result<()> {
+    if echo != msg {
+        return Err(io::Error::other(format!(
+            "connection {key}: the echo of round {round} differs from what was sent"
+        )));
+    }
+    Ok(())
+}
+
 /// Connects `load.conns` connections to `addr` and runs the load. `server_pid`
 /// is the process whose CPU time is measured.
 pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<Measured> {
@@ -218,12 +234,7 @@ fn on_cqe(cqe: &cqueue::Entry, conns: &mut [Conn], size: usize) -> io::Result<bo
     if conn.sent < size || conn.got < size {
         return Ok(false);
     }
-    if conn.echo[..] != conn.msg[..] {
-        return Err(io::Error::other(format!(
-            "connection {key}: the echo of round {} differs from what was sent",
-            conn.round
-        )));
-    }
+    check_echo(key, conn.round, &conn.echo, &conn.msg)?;
     Ok(true)
 }
 

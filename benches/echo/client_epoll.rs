@@ -5,7 +5,7 @@
 //! kinds of client: which one drives the server changes what the server's
 //! receives find waiting.
 
-use super::client::{message, Load, Measured, Window};
+use super::client::{check_echo, message, Load, Measured, Window};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Read, Write};
@@ -67,12 +67,7 @@ impl Conn {
         if self.sent < self.msg.len() {
             return Ok(false);
         }
-        if self.echo[..] != self.msg[..] {
-            return Err(io::Error::other(format!(
-                "connection {key}: the echo of round {} differs from what was sent",
-                self.round
-            )));
-        }
+        check_echo(key, self.round, &self.echo, &self.msg)?;
         Ok(true)
     }
 }
