@@ -51,39 +51,62 @@ impl Measured {
 
 struct Conn {
     stream: TcpStream,
+    /// Its message and echo buffers are heap memory that lives until every
+    /// op of the run has completed (`run` drains before returning).
+    x: Exchange,
+}
+
+/// One connection's ping-pong as both clients run it: the message, the
+/// buffer its echo lands in, and how far the current round trip got.
+pub struct Exchange {
     /// What this connection sends; bytes 0..8 carry the round number.
-    msg: Box<[u8]>,
-    /// Where the echo lands. Both buffers are heap memory that lives until
-    /// every op of the run has completed (`run` drains before returning).
-    echo: Box<[u8]>,
-    sent: usize,
-    got: usize,
-    round: u64,
-    started: Instant,
+    pub msg: Box<[u8]>,
+    /// Where the echo lands.
+    pub echo: Box<[u8]>,
+    pub sent: usize,
+    pub got: usize,
+    pub round: u64,
+    pub started: Instant,
 }
 
-/// Connection `i`'s message of `size` bytes: a different pattern per
-/// connection, so crossed streams are caught (both clients send these).
-pub fn message(i: usize, size: usize) -> Box<[u8]> {
-    (0..size)
-        .map(|j| (j as u64 * 31 + i as u64 * 7) as u8)
-        .collect()
-}
-
-/// Checks that connection `key`'s echo of `round` is the message it sent
-/// (both clients check every round trip this way).
-pub fn check_echo(
-    key: impl std::fmt::Display,
-    round: u64,
-    echo: &[u8],
-    msg: &[u8],
-) -> io::Result<()> {
-    if echo != msg {
-        return Err(io::Error::other(format!(
-            "connection {key}: the echo of round {round} differs from what was sent"
-        )));
+impl Exchange {
+    /// Connection `i`'s exchange of `size`-byte messages: a different
+    /// pattern per connection, so crossed streams are caught.
+    pub fn new(i: usize, size: usize) -> Exchange {
+        Exchange {
+            msg: (0..size)
+                .map(|j| (j as u64 * 31 + i as u64 * 7) as u8)
+                .collect(),
+            echo: vec![0; size].into_boxed_slice(),
+            sent: 0,
+            got: 0,
+            round: 0,
+            started: Instant::now(),
+        }
     }
-    Ok(())
+
+    /// Starts the round trip of the current round at `now`: tags the
+    /// message with the round number and resets the progress.
+    pub fn start(&mut self, now: Instant) {
+        let tag = self.round.to_le_bytes();
+        let n = tag.len().min(self.msg.len());
+        self.msg[..n].copy_from_slice(&tag[..n]);
+        self.sent = 0;
+        self.got = 0;
+        self.started = now;
+    }
+
+    /// Checks that the echo of this round is the message sent (connection
+    /// `key` names it in the error).
+    pub fn check(&self, key: usize) -> io::Result<()> {
+        if self.echo != self.msg {
+            return Err(io::Error::other(format!(
+                "connection {key}: the echo of round {} differs from what was sent",
+                self.round
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Connects `load.conns` connections to `addr` and runs the load. `server_pid`
@@ -100,15 +123,9 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
     for i in 0..load.conns {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
-        let msg = message(i, load.size);
         conns.push(Conn {
             stream,
-            msg,
-            echo: vec![0; load.size].into_boxed_slice(),
-            sent: 0,
-            got: 0,
-            round: 0,
-            started: Instant::now(),
+            x: Exchange::new(i, load.size),
         });
     }
     let mut in_flight = 0usize;
@@ -150,18 +167,18 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
                         // Continue a partial send or recv.
                         let key = cqe.user_data() >> 1;
                         let conn = &mut conns[key as usize];
-                        if cqe.user_data() & SEND != 0 && conn.sent < load.size {
+                        if cqe.user_data() & SEND != 0 && conn.x.sent < load.size {
                             push(&submitter, &mut sq, &send_sqe(conn, key), &mut in_flight);
-                        } else if cqe.user_data() & SEND == 0 && conn.got < load.size {
+                        } else if cqe.user_data() & SEND == 0 && conn.x.got < load.size {
                             push(&submitter, &mut sq, &recv_sqe(conn, key), &mut in_flight);
                         }
                     }
                     Ok(true) => {
                         let key = (cqe.user_data() >> 1) as usize;
                         let conn = &mut conns[key];
-                        window.record(conn.started, now);
-                        conn.round += 1;
-                        if load.rounds_per_conn.is_some_and(|n| conn.round >= n) {
+                        window.record(conn.x.started, now);
+                        conn.x.round += 1;
+                        if load.rounds_per_conn.is_some_and(|n| conn.x.round >= n) {
                             let _ = conn.stream.shutdown(Shutdown::Write);
                             open -= 1;
                         } else {
@@ -201,12 +218,7 @@ fn start_round(
     now: Instant,
     in_flight: &mut usize,
 ) {
-    let tag = conn.round.to_le_bytes();
-    let n = tag.len().min(conn.msg.len());
-    conn.msg[..n].copy_from_slice(&tag[..n]);
-    conn.sent = 0;
-    conn.got = 0;
-    conn.started = now;
+    conn.x.start(now);
     push(submitter, sq, &send_sqe(conn, key), in_flight);
     push(submitter, sq, &recv_sqe(conn, key), in_flight);
 }
@@ -225,25 +237,25 @@ fn on_cqe(cqe: &cqueue::Entry, conns: &mut [Conn], size: usize) -> io::Result<bo
         )));
     }
     if cqe.user_data() & SEND != 0 {
-        conn.sent += res as usize;
+        conn.x.sent += res as usize;
     } else {
-        conn.got += res as usize;
+        conn.x.got += res as usize;
     }
     // One op of each kind is in flight per connection; the caller
     // continues a partial one.
-    if conn.sent < size || conn.got < size {
+    if conn.x.sent < size || conn.x.got < size {
         return Ok(false);
     }
-    check_echo(key, conn.round, &conn.echo, &conn.msg)?;
+    conn.x.check(key)?;
     Ok(true)
 }
 
 fn send_sqe(conn: &Conn, key: u64) -> squeue::Entry {
-    super::floor::send_sqe(&conn.stream, &conn.msg[conn.sent..], key << 1 | SEND)
+    super::floor::send_sqe(&conn.stream, &conn.x.msg[conn.x.sent..], key << 1 | SEND)
 }
 
 fn recv_sqe(conn: &mut Conn, key: u64) -> squeue::Entry {
-    super::floor::recv_sqe(&conn.stream, &mut conn.echo[conn.got..], key << 1)
+    super::floor::recv_sqe(&conn.stream, &mut conn.x.echo[conn.x.got..], key << 1)
 }
 
 fn push(

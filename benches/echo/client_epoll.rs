@@ -5,7 +5,7 @@
 //! kinds of client: which one drives the server changes what the server's
 //! receives find waiting.
 
-use super::client::{check_echo, message, Load, Measured, Window};
+use super::client::{Exchange, Load, Measured, Window};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Read, Write};
@@ -14,60 +14,46 @@ use std::time::{Duration, Instant};
 
 struct Conn {
     stream: TcpStream,
-    msg: Box<[u8]>,
-    echo: Box<[u8]>,
-    sent: usize,
-    got: usize,
-    round: u64,
-    started: Instant,
+    x: Exchange,
     /// Did its fixed number of rounds (`rounds_per_conn`) and was shut down.
     done: bool,
 }
 
 impl Conn {
-    fn start_round(&mut self, now: Instant) {
-        let tag = self.round.to_le_bytes();
-        let n = tag.len().min(self.msg.len());
-        self.msg[..n].copy_from_slice(&tag[..n]);
-        self.sent = 0;
-        self.got = 0;
-        self.started = now;
-    }
-
     /// Writes and reads what the socket allows; `Ok(true)` when a round
     /// trip completed and was verified.
     fn advance(&mut self, key: usize) -> io::Result<bool> {
-        while self.sent < self.msg.len() {
-            match self.stream.write(&self.msg[self.sent..]) {
+        while self.x.sent < self.x.msg.len() {
+            match self.stream.write(&self.x.msg[self.x.sent..]) {
                 Ok(0) => {
                     return Err(io::Error::other(format!(
                         "connection {key}: write returned 0"
                     )))
                 }
-                Ok(n) => self.sent += n,
+                Ok(n) => self.x.sent += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        while self.got < self.echo.len() {
-            let got = self.got;
-            match self.stream.read(&mut self.echo[got..]) {
+        while self.x.got < self.x.echo.len() {
+            let got = self.x.got;
+            match self.stream.read(&mut self.x.echo[got..]) {
                 Ok(0) => {
                     return Err(io::Error::other(format!(
                         "the server closed connection {key}"
                     )))
                 }
-                Ok(n) => self.got += n,
+                Ok(n) => self.x.got += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        if self.sent < self.msg.len() {
+        if self.x.sent < self.x.msg.len() {
             return Ok(false);
         }
-        check_echo(key, self.round, &self.echo, &self.msg)?;
+        self.x.check(key)?;
         Ok(true)
     }
 }
@@ -86,15 +72,9 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
             Token(i),
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        let msg = message(i, load.size);
         conns.push(Conn {
             stream,
-            msg,
-            echo: vec![0; load.size].into_boxed_slice(),
-            sent: 0,
-            got: 0,
-            round: 0,
-            started: Instant::now(),
+            x: Exchange::new(i, load.size),
             done: false,
         });
     }
@@ -105,7 +85,7 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
     // Start every connection's first round (edge-triggered: act now).
     let mut ready: Vec<usize> = (0..conns.len()).collect();
     for conn in &mut conns {
-        conn.start_round(start);
+        conn.x.start(start);
     }
     'run: while open > 0 {
         for key in ready.drain(..) {
@@ -116,15 +96,15 @@ pub fn run(addr: SocketAddr, server_pid: Option<u32>, load: Load) -> io::Result<
                     break;
                 }
                 let now = Instant::now();
-                window.record(conn.started, now);
-                conn.round += 1;
-                if load.rounds_per_conn.is_some_and(|n| conn.round >= n) {
+                window.record(conn.x.started, now);
+                conn.x.round += 1;
+                if load.rounds_per_conn.is_some_and(|n| conn.x.round >= n) {
                     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
                     conn.done = true;
                     open -= 1;
                     break;
                 }
-                conn.start_round(now);
+                conn.x.start(now);
             }
         }
         poll.poll(&mut events, Some(Duration::from_secs(5)))?;
